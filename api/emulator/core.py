@@ -1,0 +1,519 @@
+"""Emulator core: configuration, job store and state machine, fault injection, file store,
+media fetching, control API. Each provider protocol is a module with
+``setup(app, emu, prefix)`` mounted under its own path prefix:
+
+    /gmi/...        GMI Cloud request queue   (base URL for LTX2_GMI_BASE_URL)
+    /apiinone/...   API in One                 (base URL for LTX2_APIINONE_BASE_URL)
+    /ltx/...        LTX API                    (base URL for LTX2_LTX_BASE_URL)
+    /_files/...     output and uploaded files (signed, expiring URLs)
+    /_emulator/...  control: faults, stats, reset
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import itertools
+import secrets
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from typing import Any
+from urllib.parse import unquote_to_bytes, urlsplit
+
+from aiohttp import ClientSession, ClientTimeout, web
+
+PROVIDERS = ("gmi", "apiinone", "ltx")
+DEFAULT_KEYS = {"gmi": "emulator-gmi-key", "apiinone": "aio_emulatorkey0000", "ltx": "emulator-ltx-key"}
+
+
+@dataclass
+class EmulatorConfig:
+    keys: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_KEYS))
+    queue_seconds: float = 0.2  # time a job spends queued
+    processing_seconds: float = 0.6  # minimum time a job spends processing
+    render_scale: float = 1.0  # rendered size = requested size x scale (even); tests use small values
+    max_render_side: int = 0  # 0 = no cap; else longer side of the rendered video is capped
+    ltx_concurrency: int = 2  # LTX: jobs running at once per key before 429 concurrency_limit_error
+    ltx_job_ttl: float = 24 * 3600.0  # LTX: a job is gone (404) this long after it ends
+    output_url_ttl: float = 3600.0  # output file URLs expire after this
+    upload_url_ttl: float = 900.0  # signed upload URLs expire after this
+    max_upload_bytes: int = 64 << 20
+    faults: list[Fault] = field(default_factory=list)
+
+
+@dataclass
+class Fault:
+    """One injected fault.
+
+    op:   "submit" | "status" | "download" | "upload" (the upload-URL request) | "put" (the PUT of bytes)
+          | "cancel" | "job" (applied when a job is created: kind "fail" / "cancel" / "stuck") | "*"
+    kind: "http"      answer ``status`` with the provider's error body (+ Retry-After when set)
+          "reset"     drop the connection without an answer
+          "delay"     wait ``delay`` seconds, then answer normally
+          "malformed" answer 200 with a body that is not JSON
+          "unknown-status"  (status) a well-formed answer with an unknown status word
+          "truncate"  (download) announce the full length, send half, drop the connection
+          "expire"    (download) answer as an expired signed URL (403)
+          "fail" / "cancel" / "stuck" (job) the job fails with ``message`` / is cancelled / never ends
+    after_accept: (submit) the job is created and counted first, then the fault replaces the answer
+    """
+
+    op: str
+    kind: str
+    provider: str = "*"
+    status: int = 500
+    retry_after: float | None = None
+    delay: float = 0.0
+    message: str = ""
+    count: int = 1  # how many requests it applies to
+    after_accept: bool = False
+
+    @classmethod
+    def parse(cls, text: str) -> Fault:
+        """``PROVIDER:OP:KIND[:STATUS][xCOUNT]``, e.g. ``gmi:status:http:503x2`` or ``*:submit:reset``."""
+        count = 1
+        if "x" in text.rsplit(":", 1)[-1]:
+            text, _, n = text.rpartition("x")
+            count = int(n)
+        parts = text.split(":")
+        if len(parts) < 3:
+            raise ValueError(f"fault {text!r}: expected PROVIDER:OP:KIND[:STATUS][xCOUNT]")
+        fault = cls(provider=parts[0], op=parts[1], kind=parts[2], count=count)
+        if len(parts) > 3 and parts[3]:
+            fault.status = int(parts[3])
+        return fault
+
+
+@dataclass
+class FileEntry:
+    data: bytes
+    content_type: str
+    expires_at: float | None
+
+
+@dataclass
+class LoggedRequest:
+    provider: str
+    op: str
+    method: str
+    path: str
+    headers: dict[str, str]
+    json: Any
+
+
+@dataclass
+class EmuJob:
+    """A job in the emulator. ``result`` is produced by a render function in a worker thread."""
+
+    id: str
+    provider: str
+    mode: str
+    model: str
+    params: dict[str, Any]
+    key: str
+    created_at: float
+    queue_seconds: float
+    processing_seconds: float
+    outcome: str = "success"  # "success" | "fail" | "cancel" | "stuck"
+    message: str = ""
+    cancelled_at: float | None = None
+    render_future: Any = None  # concurrent.futures.Future[bytes]
+    output_token: str | None = None
+    ended_at: float | None = None
+    credits: float | None = None
+
+    def state(self, now: float) -> str:
+        """Neutral emulator state: "queued" | "processing" | "success" | "failed" | "cancelled"."""
+        if self.cancelled_at is not None or (self.outcome == "cancel" and now >= self.created_at + self.queue_seconds):
+            return "cancelled"
+        if now < self.created_at + self.queue_seconds:
+            return "queued"
+        if self.outcome == "stuck":
+            return "processing"
+        if now < self.created_at + self.queue_seconds + self.processing_seconds:
+            return "processing"
+        if self.outcome == "fail":
+            return "failed"
+        fut = self.render_future
+        if fut is not None and not fut.done():
+            return "processing"
+        if fut is not None and fut.exception() is not None:
+            if not self.message:
+                self.message = f"render failed: {fut.exception()}"
+            return "failed"
+        return "success"
+
+
+class Emulator:
+    """State shared by the protocol modules."""
+
+    def __init__(self, config: EmulatorConfig | None = None) -> None:
+        self.config = config or EmulatorConfig()
+        self.jobs: dict[str, EmuJob] = {}
+        self.files: dict[str, FileEntry] = {}
+        self.faults: list[Fault] = list(self.config.faults)
+        self.log: list[LoggedRequest] = []
+        self.submit_requests: dict[str, int] = dict.fromkeys(PROVIDERS, 0)
+        self.jobs_created: dict[str, int] = dict.fromkeys(PROVIDERS, 0)
+        self.executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ltx2-emu-render")
+        self._ids = itertools.count(1)
+        self.lock = threading.Lock()  # the control API may be used from another thread
+
+    # --- clock, ids --------------------------------------------------------------------------
+    @staticmethod
+    def now() -> float:
+        return time.time()
+
+    def new_id(self, prefix: str = "") -> str:
+        return f"{prefix}{uuid.uuid4().hex[:20]}"
+
+    # --- faults ------------------------------------------------------------------------------
+    def add_fault(self, fault: Fault) -> None:
+        with self.lock:
+            self.faults.append(fault)
+
+    def clear_faults(self) -> None:
+        with self.lock:
+            self.faults.clear()
+
+    def take_fault(self, provider: str, op: str) -> Fault | None:
+        """The first fault matching (provider, op), consuming one of its uses."""
+        with self.lock:
+            for fault in self.faults:
+                if fault.provider in ("*", provider) and fault.op in ("*", op) and fault.count > 0:
+                    fault.count -= 1
+                    if fault.count <= 0:
+                        self.faults.remove(fault)
+                    return fault
+        return None
+
+    async def generic_fault_response(self, request: web.Request, fault: Fault,
+                                     error_body: Callable[[int, str], Any]) -> web.StreamResponse | None:
+        """Apply a protocol-independent fault. Returns the response to send, or None to go on
+        normally (after a delay). Kinds a protocol handles itself are returned untouched (None)."""
+        if fault.kind == "delay":
+            await asyncio.sleep(fault.delay)
+            return None
+        if fault.kind == "reset":
+            if request.transport is not None:
+                request.transport.abort()
+            raise ConnectionResetError("emulator: injected connection reset")
+        if fault.kind == "http":
+            headers = {}
+            if fault.retry_after is not None:
+                headers["Retry-After"] = f"{fault.retry_after:g}"
+            message = fault.message or f"injected HTTP {fault.status}"
+            return web.json_response(error_body(fault.status, message), status=fault.status, headers=headers)
+        if fault.kind == "malformed":
+            return web.Response(status=200, text='{"status": "proc', content_type="application/json")
+        return None
+
+    # --- request log, auth ---------------------------------------------------------------------
+    def record(self, provider: str, op: str, request: web.Request, body: Any) -> None:
+        with self.lock:
+            self.log.append(LoggedRequest(provider, op, request.method, request.path, dict(request.headers), body))
+            if op == "submit":
+                self.submit_requests[provider] += 1
+
+    def check_auth(self, provider: str, request: web.Request) -> str | None:
+        """The key when the Bearer header carries this provider's key, else None."""
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            return None
+        return token if secrets.compare_digest(token, self.config.keys.get(provider, "")) else None
+
+    # --- jobs ------------------------------------------------------------------------------------
+    def create_job(self, provider: str, mode: str, model: str, params: dict[str, Any], key: str,
+                   render: Callable[[], bytes], job_id: str | None = None) -> EmuJob:
+        """Register an accepted job and start rendering it in a worker thread."""
+        job = EmuJob(id=job_id or self.new_id(), provider=provider, mode=mode, model=model, params=params, key=key,
+                     created_at=self.now(), queue_seconds=self.config.queue_seconds,
+                     processing_seconds=self.config.processing_seconds)
+        fault = self.take_fault(provider, "job")
+        if fault is not None and fault.kind in ("fail", "cancel", "stuck"):
+            job.outcome = fault.kind
+            job.message = fault.message or {"fail": "Generation failed: injected failure",
+                                            "cancel": "Cancelled by the provider"}.get(fault.kind, "")
+        if job.outcome == "success":
+            job.render_future = self.executor.submit(render)
+        with self.lock:
+            self.jobs[job.id] = job
+            self.jobs_created[provider] += 1
+        return job
+
+    def job_state(self, job: EmuJob) -> str:
+        """Current state; on first success the output file is published."""
+        now = self.now()
+        state = job.state(now)
+        if state in ("success", "failed", "cancelled") and job.ended_at is None:
+            job.ended_at = now
+        if state == "success" and job.output_token is None:
+            job.output_token = self.put_file(job.render_future.result(), "video/mp4", ttl=self.config.output_url_ttl)
+        return state
+
+    def running_jobs(self, provider: str, key: str) -> int:
+        now = self.now()
+        return sum(1 for j in self.jobs.values()
+                   if j.provider == provider and j.key == key and j.state(now) in ("queued", "processing"))
+
+    def output_url(self, request: web.Request, job: EmuJob) -> str | None:
+        if job.output_token is None:
+            return None
+        return f"{origin(request)}/_files/{job.output_token}"
+
+    # --- files -----------------------------------------------------------------------------------
+    def put_file(self, data: bytes, content_type: str, ttl: float | None) -> str:
+        token = secrets.token_urlsafe(18)
+        with self.lock:
+            self.files[token] = FileEntry(data, content_type, None if ttl is None else self.now() + ttl)
+        return token
+
+    def reserve_upload(self, content_type: str) -> str:
+        """A token for a future PUT (bytes empty until then)."""
+        token = secrets.token_urlsafe(18)
+        with self.lock:
+            self.files[token] = FileEntry(b"", content_type, self.now() + self.config.upload_url_ttl)
+        return token
+
+    async def fetch_media(self, uri: str, request: web.Request) -> bytes:
+        """Bytes behind a media URI: data URI, this emulator's file store (any URL form ending in a
+        file token, or ``storage://<token>``), or another loopback http(s) URL. Raises ValueError."""
+        if uri.startswith("data:"):
+            header, sep, payload = uri.partition(",")
+            if not sep:
+                raise ValueError("malformed data URI")
+            try:
+                return base64.b64decode(payload, validate=True) if header.endswith(";base64") else unquote_to_bytes(payload)
+            except (binascii.Error, ValueError) as exc:
+                raise ValueError(f"malformed base64 in data URI: {exc}") from exc
+        token = file_token(uri)
+        if token is not None:
+            entry = self.files.get(token)
+            if entry is None or not entry.data:
+                raise ValueError(f"no uploaded file at {uri}")
+            return entry.data
+        parts = urlsplit(uri)
+        if parts.scheme in ("http", "https") and parts.hostname in ("127.0.0.1", "localhost", "::1"):
+            async with ClientSession(timeout=ClientTimeout(total=30)) as session, session.get(uri) as resp:
+                if resp.status != 200:
+                    raise ValueError(f"fetching {uri} gave HTTP {resp.status}")
+                return await resp.read()
+        raise ValueError(f"the emulator can only fetch data URIs, its own files and loopback URLs, not {uri}")
+
+    # --- stats / control -----------------------------------------------------------------------------
+    def stats(self) -> dict[str, Any]:
+        with self.lock:
+            return {"submit_requests": dict(self.submit_requests), "jobs_created": dict(self.jobs_created),
+                    "jobs": {j.id: {"provider": j.provider, "mode": j.mode, "state": j.state(self.now())}
+                             for j in self.jobs.values()},
+                    "faults": [asdict(f) for f in self.faults], "requests": len(self.log)}
+
+    def reset(self) -> None:
+        with self.lock:
+            self.jobs.clear()
+            self.faults.clear()
+            self.log.clear()
+            self.submit_requests = dict.fromkeys(PROVIDERS, 0)
+            self.jobs_created = dict.fromkeys(PROVIDERS, 0)
+
+
+def origin(request: web.Request) -> str:
+    return f"{request.scheme}://{request.host}"
+
+
+def file_token(uri: str) -> str | None:
+    if uri.startswith("storage://"):
+        return uri.removeprefix("storage://").rsplit("/", 1)[-1]
+    path = urlsplit(uri).path
+    if "/_files/" in path:
+        return path.rsplit("/_files/", 1)[1].split("/", 1)[0]
+    return None
+
+
+# --- the app -------------------------------------------------------------------------------------------
+
+async def _serve_file(request: web.Request) -> web.StreamResponse:
+    emu: Emulator = request.app["emulator"]
+    token = request.match_info["token"]
+    entry = emu.files.get(token)
+    fault = emu.take_fault("*", "download")
+    if fault is not None and fault.kind == "expire" or (entry is not None and entry.expires_at is not None
+                                                         and emu.now() > entry.expires_at):
+        return web.Response(status=403, text="<Error><Code>ExpiredToken</Code><Message>Request has expired</Message></Error>",
+                            content_type="application/xml")
+    if entry is None or not entry.data:
+        return web.Response(status=404, text="<Error><Code>NoSuchKey</Code></Error>", content_type="application/xml")
+    if fault is not None:
+        resp = await emu.generic_fault_response(request, fault, lambda s, m: {"error": m})
+        if resp is not None:
+            return resp
+        if fault.kind == "truncate":
+            stream = web.StreamResponse(headers={"Content-Type": entry.content_type,
+                                                 "Content-Length": str(len(entry.data))})
+            await stream.prepare(request)
+            await stream.write(entry.data[: len(entry.data) // 2])
+            if request.transport is not None:
+                request.transport.abort()
+            return stream
+    return web.Response(body=entry.data, content_type=entry.content_type)
+
+
+async def _put_file(request: web.Request) -> web.StreamResponse:
+    """The signed-URL PUT: bytes for a reserved token. Protocol modules may check extra headers
+    before calling ``store_put``; this plain route serves GMI-style URLs."""
+    emu: Emulator = request.app["emulator"]
+    return await store_put(emu, request, request.match_info["token"])
+
+
+async def store_put(emu: Emulator, request: web.Request, token: str) -> web.StreamResponse:
+    entry = emu.files.get(token)
+    fault = emu.take_fault("*", "put")
+    if fault is not None:
+        resp = await emu.generic_fault_response(request, fault, lambda s, m: {"error": m})
+        if resp is not None:
+            return resp
+    if entry is None:
+        return web.Response(status=404, text="no such upload slot")
+    if entry.expires_at is not None and emu.now() > entry.expires_at:
+        return web.Response(status=403, text="<Error><Code>ExpiredToken</Code></Error>")
+    ctype = request.headers.get("Content-Type", "")
+    if entry.content_type and ctype.split(";")[0].strip() != entry.content_type:
+        return web.Response(status=403, text=f"SignatureDoesNotMatch: signed for {entry.content_type}, got {ctype!r}")
+    data = await request.read()
+    if len(data) > emu.config.max_upload_bytes:
+        return web.Response(status=413, text="EntityTooLarge")
+    entry.data = data
+    entry.expires_at = emu.now() + 24 * 3600.0  # stored files outlive the signed PUT URL
+    return web.Response(status=200)
+
+
+async def _control_faults(request: web.Request) -> web.Response:
+    emu: Emulator = request.app["emulator"]
+    if request.method == "DELETE":
+        emu.clear_faults()
+        return web.json_response({"faults": []})
+    if request.method == "POST":
+        body = await request.json()
+        for item in body if isinstance(body, list) else [body]:
+            emu.add_fault(Fault(**item))
+    return web.json_response({"faults": [asdict(f) for f in emu.faults]})
+
+
+async def _control_stats(request: web.Request) -> web.Response:
+    return web.json_response(request.app["emulator"].stats())
+
+
+async def _control_reset(request: web.Request) -> web.Response:
+    request.app["emulator"].reset()
+    return web.json_response({"ok": True})
+
+
+def build_app(emu: Emulator) -> web.Application:
+    from . import apiinone, gmi, ltx  # protocol modules
+
+    app = web.Application(client_max_size=emu.config.max_upload_bytes + (1 << 20))
+    app["emulator"] = emu
+    app.router.add_get("/_files/{token}", _serve_file)
+    app.router.add_put("/_files/{token}", _put_file)
+    app.router.add_route("*", "/_emulator/faults", _control_faults)
+    app.router.add_get("/_emulator/stats", _control_stats)
+    app.router.add_post("/_emulator/reset", _control_reset)
+    gmi.setup(app, emu, "/gmi")
+    apiinone.setup(app, emu, "/apiinone")
+    ltx.setup(app, emu, "/ltx")
+    return app
+
+
+class RunningEmulator:
+    """The emulator on its own event loop in a daemon thread (for tests, the demo and the CLI)."""
+
+    def __init__(self, config: EmulatorConfig | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.emulator = Emulator(config)
+        self.host = host
+        self.port = port
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._runner: web.AppRunner | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+
+    @property
+    def origin(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def base_urls(self) -> dict[str, str]:
+        return {p: f"{self.origin}/{p}" for p in PROVIDERS}
+
+    def env(self) -> dict[str, str]:
+        """Environment variables that point the client at this emulator, keys included."""
+        urls = self.base_urls()
+        keys = self.emulator.config.keys
+        return {"LTX2_GMI_BASE_URL": urls["gmi"], "LTX2_APIINONE_BASE_URL": urls["apiinone"],
+                "LTX2_LTX_BASE_URL": urls["ltx"], "GMI_API_KEY": keys["gmi"],
+                "APIINONE_API_KEY": keys["apiinone"], "LTX_API_KEY": keys["ltx"]}
+
+    async def _start(self) -> None:
+        self._runner = web.AppRunner(build_app(self.emulator), access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        server = site._server  # the bound port when port=0
+        if server is not None and server.sockets:
+            self.port = server.sockets[0].getsockname()[1]
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        try:
+            loop.run_until_complete(self._start())
+        except BaseException as exc:  # reported to start()
+            self._error = exc
+            self._ready.set()
+            return
+        self._ready.set()
+        loop.run_forever()
+        loop.run_until_complete(self._runner.cleanup())
+        loop.close()
+
+    def start(self) -> RunningEmulator:
+        self._thread = threading.Thread(target=self._run, name="ltx2-emulator", daemon=True)
+        self._thread.start()
+        self._ready.wait(30)
+        if self._error is not None:
+            raise self._error
+        return self
+
+    def stop(self) -> None:
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        if self._thread is not None:
+            self._thread.join(10)
+        self.emulator.executor.shutdown(wait=False, cancel_futures=True)
+
+    def __enter__(self) -> RunningEmulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+async def serve_forever(config: EmulatorConfig, host: str, port: int, on_ready: Callable[[str], None]) -> None:
+    """Run until cancelled (the ``ltx2 emulator`` command)."""
+    emu = Emulator(config)
+    runner = web.AppRunner(build_app(emu), handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    bound = site._server.sockets[0].getsockname()[1] if site._server and site._server.sockets else port
+    on_ready(f"http://{host}:{bound}")
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()

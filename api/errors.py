@@ -1,0 +1,131 @@
+"""Typed errors. Every message is written for the user: what went wrong and what to do."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class LTX2Error(Exception):
+    """Base of every error this package raises on purpose.
+
+    ``raw`` keeps the provider's body (already redacted) for debugging; it is not part of str().
+    """
+
+    hint: str = ""
+
+    def __init__(self, message: str, *, provider: str | None = None, status_code: int | None = None,
+                 raw: Any = None, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.provider = provider
+        self.status_code = status_code
+        self.raw = raw
+        if hint is not None:
+            self.hint = hint
+
+    def __str__(self) -> str:
+        text = self.message
+        if self.hint and self.hint not in text:
+            text = f"{text} {self.hint}"
+        return text
+
+
+class ConfigError(LTX2Error):
+    """Missing or unreadable configuration (e.g. no API key)."""
+
+
+class MissingKeyError(ConfigError):
+    pass
+
+
+class InvalidInputError(LTX2Error):
+    """An input breaks a documented limit. Raised before any request is sent.
+
+    ``field`` names the input, ``value`` the offending value, ``allowed`` what is allowed.
+    """
+
+    def __init__(self, field: str, value: Any, allowed: str, *, provider: str | None = None,
+                 reason: str | None = None) -> None:
+        self.field = field
+        self.value = value
+        self.allowed = allowed
+        shown = repr(value) if not isinstance(value, (int, float)) else f"{value:g}" if isinstance(value, float) else str(value)
+        msg = f"Invalid input '{field}' = {shown}"
+        if reason:
+            msg += f": {reason}"
+        msg += f". Allowed: {allowed}."
+        super().__init__(msg, provider=provider)
+
+
+class HostingError(LTX2Error):
+    """An input could not be turned into a URI the provider accepts."""
+
+
+class AuthError(LTX2Error):
+    hint = "Check the API key (environment variable or the ltx2 config file)."
+
+
+class PaymentError(LTX2Error):
+    hint = "Add funds or credits to the provider account, then run again."
+
+
+class RateLimitError(LTX2Error):
+    hint = "The provider is rate limiting this account; wait and try again."
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.retry_after = retry_after
+
+
+class ContentFilteredError(LTX2Error):
+    hint = "Change the prompt or the input media."
+
+
+class RequestTooLargeError(LTX2Error):
+    hint = "Use smaller media (lower resolution, shorter, or more compressed)."
+
+
+class ProviderError(LTX2Error):
+    """The provider answered something unexpected or an error of its own (5xx, malformed body)."""
+
+
+class NetworkError(LTX2Error):
+    """The provider could not be reached or the connection broke."""
+
+
+class SubmitUncertainError(LTX2Error):
+    """A submit may have reached the provider but no answer came back.
+
+    It is never resent automatically: it may have been accepted (and billed).
+    """
+
+    hint = ("The job may still have been accepted and billed: check 'ltx2 jobs list' and the "
+            "provider's dashboard before running again.")
+
+
+class JobFailedError(LTX2Error):
+    """The provider ran the job and reports failure."""
+
+
+class JobCancelledError(LTX2Error):
+    """The job was cancelled (by the user or by the provider)."""
+
+
+class JobExpiredError(LTX2Error):
+    """The job or its output is gone (e.g. LTX jobs 24 h after they end, expired output URLs)."""
+
+
+class PollTimeoutError(LTX2Error):
+    hint = "The job is still recorded in the journal: resume it later with 'ltx2 jobs resume ID'."
+
+
+class InterruptedError_(LTX2Error):
+    """The user interrupted the wait. The job (if accepted) stays resumable in the journal."""
+
+
+# Public, friendlier alias: the builtin InterruptedError is an OSError and must not be shadowed.
+Interrupted = InterruptedError_
+
+
+class DownloadError(LTX2Error):
+    """The result could not be downloaded (truncated, too large, expired URL)."""

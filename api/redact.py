@@ -1,0 +1,41 @@
+"""Remove secrets from anything that may be shown, logged or stored."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+_BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+")
+_KEYLIKE = re.compile(r"\b(aio_|sk-|gmi_|ltx_)[A-Za-z0-9._-]{6,}")
+_QUERY_SECRETS = re.compile(r"(?i)([?&](?:x-amz-signature|x-goog-signature|signature|sig|token|key|api_key|apikey)=)[^&\s\"']+")
+_SECRET_FIELDS = {"authorization", "api_key", "apikey", "key", "token", "secret", "password", "x-api-key"}
+
+_known_secrets: set[str] = set()
+
+
+def register_secret(value: str | None) -> None:
+    """Remember a key so every later redaction removes it wherever it appears."""
+    if value and len(value) >= 4:
+        _known_secrets.add(value)
+
+
+def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
+    for secret in sorted({*_known_secrets, *secrets}, key=len, reverse=True):
+        if secret:
+            text = text.replace(secret, "***")
+    text = _BEARER.sub(r"\1***", text)
+    text = _KEYLIKE.sub(r"\1***", text)
+    return _QUERY_SECRETS.sub(r"\1***", text)
+
+
+def redact(value: Any, secrets: Iterable[str] = ()) -> Any:
+    """Deep copy of ``value`` with secrets removed from strings and secret-named fields masked."""
+    secrets = tuple(secrets)
+    if isinstance(value, str):
+        return redact_text(value, secrets)
+    if isinstance(value, dict):
+        return {k: ("***" if str(k).lower() in _SECRET_FIELDS and v else redact(v, secrets)) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(redact(v, secrets) for v in value)
+    return value

@@ -1,0 +1,51 @@
+"""Shared fixtures: one real emulator on a free loopback port for the whole run, and an
+isolated config/data folder per test."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ltx2_nodes.api.emulator import EmulatorConfig, RunningEmulator
+
+# Small renders and short state-machine timings keep the suite fast; every protocol path is real.
+FAST_CONFIG = dict(queue_seconds=0.05, processing_seconds=0.15, max_render_side=192)
+
+
+@pytest.fixture(scope="session")
+def running_emulator() -> Iterator[RunningEmulator]:
+    with RunningEmulator(EmulatorConfig(**FAST_CONFIG)) as running:
+        yield running
+
+
+@pytest.fixture
+def emulator(running_emulator: RunningEmulator) -> Iterator[RunningEmulator]:
+    """The session emulator, reset (no jobs, faults, counters) for this test."""
+    running_emulator.emulator.reset()
+    cfg = running_emulator.emulator.config
+    for name, value in FAST_CONFIG.items():
+        setattr(cfg, name, value)
+    yield running_emulator
+    running_emulator.emulator.reset()
+
+
+@pytest.fixture
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No real keys or user files: config, data and output folders under tmp_path."""
+    for var in list(os.environ):
+        if var.endswith("_API_KEY") or var.startswith("LTX2_"):
+            monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("LTX2_CONFIG", str(tmp_path / "config.json"))
+    monkeypatch.setenv("LTX2_DATA_DIR", str(tmp_path / "data"))
+    return tmp_path
+
+
+@pytest.fixture
+def emu_env(emulator: RunningEmulator, isolated_env: Path, monkeypatch: pytest.MonkeyPatch) -> RunningEmulator:
+    """Environment pointing every provider at the emulator, with the emulator's keys."""
+    for name, value in emulator.env().items():
+        monkeypatch.setenv(name, value)
+    return emulator
