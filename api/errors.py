@@ -129,3 +129,7 @@ Interrupted = InterruptedError_
 
 class DownloadError(LTX2Error):
     """The result could not be downloaded (truncated, too large, expired URL)."""
+
+
+class MediaError(LTX2Error):
+    """Media could not be read, encoded or decoded."""
