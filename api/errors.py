@@ -72,9 +72,10 @@ class PaymentError(LTX2Error):
 class RateLimitError(LTX2Error):
     hint = "The provider is rate limiting this account; wait and try again."
 
-    def __init__(self, message: str, *, retry_after: float | None = None, **kw: Any) -> None:
+    def __init__(self, message: str, *, retry_after: float | None = None, kind: str = "rate", **kw: Any) -> None:
         super().__init__(message, **kw)
         self.retry_after = retry_after
+        self.kind = kind  # "rate" (requests per period) or "concurrency" (jobs running at once)
 
 
 class ContentFilteredError(LTX2Error):

@@ -1,0 +1,425 @@
+"""API in One: one model "ltx-2" for text-/image-to-video, lipsync and control; body fields,
+limits, credits, and tolerant parsing of its answers (the undocumented parts sit in the
+``UNCERTAIN`` block below, to be fixed in one edit).
+
+Submit ``POST /videos/generations``, poll ``GET /tasks/{task_id}``. Answers come in an envelope
+``{"code": 200, "message": ..., "data": {...}}``; errors as ``{"error": {"code", "message", "type"}}``
+or as the envelope with a non-200 ``code`` (even inside an HTTP 200 answer).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ..errors import InvalidInputError, LTX2Error, ProviderError
+from ..redact import redact, redact_text
+from ..types import (
+    CostEstimate,
+    GenerationRequest,
+    JobState,
+    JobStatus,
+    MediaInput,
+    MediaKind,
+    Mode,
+    SubmittedJob,
+)
+from . import common as c
+from .base import HttpCall, MediaLimits, ModelSpec, Provider
+
+# ================================ UNCERTAIN: fix here when API in One documents it =====================
+# Status words seen across its pages (casing varies) -> neutral state. Compared case-insensitively.
+STATUS_TABLE: dict[str, JobState] = {
+    "pending": JobState.QUEUED,
+    "queued": JobState.QUEUED,
+    "created": JobState.QUEUED,
+    "submitted": JobState.QUEUED,
+    "in_progress": JobState.RUNNING,
+    "processing": JobState.RUNNING,
+    "running": JobState.RUNNING,
+    "completed": JobState.SUCCEEDED,
+    "succeeded": JobState.SUCCEEDED,
+    "success": JobState.SUCCEEDED,
+    "failed": JobState.FAILED,
+    "error": JobState.FAILED,
+    "cancelled": JobState.CANCELLED,
+    "canceled": JobState.CANCELLED,
+}
+# The finished answer's shape is undocumented: candidate places of the video URL, first match wins.
+VIDEO_URL_PATHS: tuple[str, ...] = (
+    "data.video_url",
+    "data.url",
+    "data.output",  # a plain string
+    "data.output.video_url",
+    "data.result.video_url",
+    "data.videos[0]",
+    "data.output[0]",
+    "data.urls[0]",
+    "data.result.url",
+    "data.videos[0].url",
+)
+FAILURE_REASON_PATHS: tuple[str, ...] = (
+    "data.error",
+    "data.fail_reason",
+    "data.failure_reason",
+    "data.reason",
+    "data.message",
+    "error",
+    "detail",
+)
+# audio_duration / video_duration are sent as a float with this many decimals (integer: 0).
+MEDIA_DURATION_DECIMALS = 2
+# Credits: documented ranges per mode; the split by resolution and length is not published, so
+# the estimate is base-per-resolution x (duration / 5 s), clamped to the documented range.
+CREDIT_RANGES: dict[Mode, tuple[int, int]] = {
+    Mode.TEXT_TO_VIDEO: (20, 76),
+    Mode.IMAGE_TO_VIDEO: (20, 76),
+    Mode.LIPSYNC: (32, 128),
+    Mode.CONTROL: (64, 256),
+}
+CREDIT_BASE_PER_5S: dict[Mode, dict[str, int]] = {
+    Mode.TEXT_TO_VIDEO: {"480p": 20, "720p": 24, "1080p": 30},
+    Mode.IMAGE_TO_VIDEO: {"480p": 20, "720p": 24, "1080p": 30},
+    Mode.LIPSYNC: {"480p": 32, "720p": 40, "1080p": 48},
+    Mode.CONTROL: {"480p": 64, "720p": 80, "1080p": 96},
+}
+# Media formats are undocumented (media are URLs); sizes unknown.
+MEDIA_LIMITS = {
+    MediaKind.IMAGE: MediaLimits(("image/png", "image/jpeg", "image/webp")),
+    MediaKind.AUDIO: MediaLimits(
+        ("audio/wav", "audio/mpeg", "audio/mp4", "audio/ogg", "audio/aac", "video/mp4")
+    ),
+    MediaKind.VIDEO: MediaLimits(("video/mp4", "video/quicktime", "video/webm", "video/x-matroska")),
+}
+# =====================================================================================================
+
+MODEL = "ltx-2"
+RESOLUTIONS = ("480p", "720p", "1080p")
+ASPECT_RATIOS = ("16:9", "9:16")
+DURATION_RANGE = (5.0, 20.0)
+MEDIA_SECONDS = (5.0, 20.0)
+CONTROL_MODES = ("pose", "depth", "canny")
+AUDIO_MODES = ("preserve", "generate", "none")
+SEED_RANGE = (-1, 2**31 - 1)
+_OK_CODES = {0, 200}
+
+
+def _spec(mode: Mode, with_duration: bool) -> ModelSpec:
+    return ModelSpec(
+        name=MODEL,
+        wire_id=MODEL,
+        mode=mode,
+        duration_range=DURATION_RANGE if with_duration else None,
+        resolutions=RESOLUTIONS,
+        default_duration=5 if with_duration else None,
+        default_resolution="720p",
+    )
+
+
+MODELS: tuple[ModelSpec, ...] = (
+    _spec(Mode.TEXT_TO_VIDEO, True),
+    _spec(Mode.IMAGE_TO_VIDEO, True),
+    _spec(Mode.LIPSYNC, False),  # lasts as long as the audio
+    _spec(Mode.CONTROL, False),  # lasts as long as the control video
+)
+
+# Request fields each mode can take; seed is accepted everywhere and sent when set.
+MODE_FIELDS: dict[Mode, set[str]] = {
+    Mode.TEXT_TO_VIDEO: {"prompt", "resolution", "aspect_ratio", "duration"},
+    Mode.IMAGE_TO_VIDEO: {"prompt", "resolution", "duration", "image"},
+    Mode.LIPSYNC: {"prompt", "resolution", "audio", "image"},
+    Mode.CONTROL: {"prompt", "resolution", "video", "control_mode", "audio_mode"},
+}
+_ALL_FIELDS = (
+    "prompt",
+    "duration",
+    "resolution",
+    "fps",
+    "aspect_ratio",
+    "camera_motion",
+    "generate_audio",
+    "guidance_scale",
+    "start_time",
+    "retake_mode",
+    "extend_mode",
+    "context",
+    "control_mode",
+    "audio_mode",
+    "image",
+    "audio",
+    "video",
+)
+
+
+def expected_credits_range(mode: Mode | str) -> tuple[int, int]:
+    """The documented (lowest, highest) credits of one request in ``mode``."""
+    mode = Mode(mode)
+    if mode not in CREDIT_RANGES:
+        raise InvalidInputError(
+            "mode",
+            mode.value,
+            ", ".join(m.value for m in CREDIT_RANGES),
+            provider="apiinone",
+            reason="API in One does not offer this mode",
+        )
+    return CREDIT_RANGES[mode]
+
+
+def _envelope_code(body: Any) -> int | None:
+    """The envelope's ``code`` as an int, or None when the body has none."""
+    if not isinstance(body, Mapping) or "code" not in body:
+        return None
+    code = body.get("code")
+    if isinstance(code, bool):
+        return None
+    try:
+        return int(code)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+
+
+class ApiInOneProvider(Provider):
+    """API in One. It has no upload endpoint: media go as URLs, or as data URIs."""
+
+    name = "apiinone"
+    display_name = "API in One"
+    key_env = "APIINONE_API_KEY"
+    base_url_env = "LTX2_APIINONE_BASE_URL"
+    default_base_url = "https://apiin.one/api/v1"
+    # No upload endpoint. Its docs ask for media URLs; whether data URIs are accepted is unknown.
+    # "data-uri" is the default because it needs no storage of the user's; "url" (or S3 hosting)
+    # is the fallback if data URIs are refused.
+    hosting_methods = ("data-uri", "url")
+    default_hosting = "data-uri"
+    poll_interval = 5.0
+    can_cancel = False
+    # Choices the nodes show for the fields that take a fixed set of words.
+    aspect_ratios = ASPECT_RATIOS
+    control_modes = CONTROL_MODES
+    audio_modes = AUDIO_MODES
+
+    # --- capabilities ----------------------------------------------------------------------------
+    def models(self, mode: Mode | None = None) -> list[ModelSpec]:
+        return [m for m in MODELS if mode is None or m.mode == mode]
+
+    def media_limits(self, kind: MediaKind) -> MediaLimits:
+        return MEDIA_LIMITS[kind]
+
+    # --- validation --------------------------------------------------------------------------------
+    def validate(self, req: GenerationRequest) -> ModelSpec:
+        spec = self.resolve_model(req)
+        p = self.name
+        allowed = MODE_FIELDS[req.mode]
+        c.refuse_if_set(
+            req,
+            [f for f in _ALL_FIELDS if f not in allowed],
+            provider=p,
+            context=f"{self.display_name} {req.mode.value} does not take it",
+        )
+        c.check_seed(req.seed, provider=p, lo=SEED_RANGE[0], hi=SEED_RANGE[1])
+        for name, media in req.media().items():
+            kind = MediaKind(name)
+            c.check_media_kind(name, media, kind, provider=p)
+            c.check_media_type(name, media, self.media_limits(kind), provider=p)
+            c.check_media_size(name, media, self.media_limits(kind), provider=p)
+        if req.resolution is not None:
+            c.one_of("resolution", req.resolution, RESOLUTIONS, provider=p)
+        if req.mode in (Mode.TEXT_TO_VIDEO, Mode.IMAGE_TO_VIDEO):
+            c.check_prompt(req.prompt, provider=p, required_=True)
+            if req.duration is not None:
+                c.in_range("duration", req.duration, *DURATION_RANGE, provider=p, unit="s", integer=True)
+            if req.aspect_ratio is not None:
+                c.one_of("aspect_ratio", req.aspect_ratio, ASPECT_RATIOS, provider=p)
+            if req.mode == Mode.IMAGE_TO_VIDEO:
+                c.required(
+                    "image",
+                    req.image,
+                    provider=p,
+                    allowed="an image (PNG, JPEG or WebP)",
+                    reason="image-to-video needs a first-frame image",
+                )
+        elif req.mode == Mode.LIPSYNC:
+            audio = c.required(
+                "audio",
+                req.audio,
+                provider=p,
+                allowed="an audio input 5 to 20 s long",
+                reason="lipsync needs the speech audio",
+            )
+            self._media_seconds("audio", audio)
+        else:
+            video = c.required(
+                "video",
+                req.video,
+                provider=p,
+                allowed="a control video 5 to 20 s long",
+                reason="control follows a video",
+            )
+            self._media_seconds("video", video)
+            c.required(
+                "control_mode",
+                req.control_mode,
+                provider=p,
+                allowed=c.fmt_allowed(CONTROL_MODES),
+                reason="choose what the control video guides",
+            )
+            c.one_of("control_mode", req.control_mode, CONTROL_MODES, provider=p)
+            if req.audio_mode is not None:
+                c.one_of("audio_mode", req.audio_mode, AUDIO_MODES, provider=p)
+        return spec
+
+    def _media_seconds(self, name: str, media: MediaInput) -> float:
+        """The media length sent as ``audio_duration``/``video_duration``: it must be known."""
+        seconds = c.check_media_duration(name, media, *MEDIA_SECONDS, provider=self.name)
+        if seconds is None:
+            raise InvalidInputError(
+                name,
+                media.url or media.filename or name,
+                "media whose length can be read",
+                provider=self.name,
+                reason=f"{self.display_name} needs the {name} length (5 to 20 s) and it "
+                "could not be determined; use a local file or a reachable URL",
+            )
+        value = round(seconds, MEDIA_DURATION_DECIMALS) if MEDIA_DURATION_DECIMALS else round(seconds)
+        return min(max(value, MEDIA_SECONDS[0]), MEDIA_SECONDS[1])  # absorb container rounding
+
+    # --- wire ---------------------------------------------------------------------------------------
+    def build_submit(
+        self, req: GenerationRequest, uris: Mapping[str, str], *, sync: bool = False
+    ) -> HttpCall:
+        spec = self.validate(req)
+        p = self.name
+        body: dict[str, Any] = {"model": spec.wire_id, "type": req.mode.value}
+        prompt = (req.prompt or "").strip()
+        if prompt:
+            body["prompt"] = prompt
+        body["resolution"] = req.resolution or spec.default_resolution
+        if req.mode in (Mode.TEXT_TO_VIDEO, Mode.IMAGE_TO_VIDEO):
+            body["duration"] = int(req.duration if req.duration is not None else spec.default_duration)  # type: ignore[arg-type]
+            if req.mode == Mode.TEXT_TO_VIDEO and req.aspect_ratio is not None:
+                body["aspect_ratio"] = req.aspect_ratio
+            if req.image is not None:
+                body["image"] = c.media_uri("image", req.image, uris, provider=p)
+        elif req.mode == Mode.LIPSYNC:
+            body["audio"] = c.media_uri("audio", req.audio, uris, provider=p)  # type: ignore[arg-type]
+            body["audio_duration"] = c.wire_number(self._media_seconds("audio", req.audio))  # type: ignore[arg-type]
+            if req.image is not None:
+                body["image"] = c.media_uri("image", req.image, uris, provider=p)
+        else:
+            body["video"] = c.media_uri("video", req.video, uris, provider=p)  # type: ignore[arg-type]
+            body["video_duration"] = c.wire_number(self._media_seconds("video", req.video))  # type: ignore[arg-type]
+            body["mode"] = req.control_mode
+            if req.audio_mode is not None:
+                body["audio_mode"] = req.audio_mode
+        if req.seed is not None:
+            body["seed"] = int(req.seed)
+        return HttpCall("POST", "/videos/generations", json=body)
+
+    def _raise_if_error(self, body: Any, http_status: int = 200) -> None:
+        """An error carried in a 2xx answer (``{"error": ...}`` or a non-200 envelope code)."""
+        if isinstance(body, Mapping) and isinstance(body.get("error"), Mapping) and body.get("data") is None:
+            raise self.parse_error(http_status if http_status >= 400 else 0, body, {})
+        code = _envelope_code(body)
+        if code is not None and code not in _OK_CODES:
+            raise self.parse_error(http_status if http_status >= 400 else 0, body, {})
+
+    def parse_submit(self, req: GenerationRequest, body: Any) -> SubmittedJob:
+        self._raise_if_error(body)
+        found = c.first_present(
+            body,
+            ("data.task_id", "data.id", "task_id", "id"),
+            accept=lambda v: isinstance(v, (str, int)) and not isinstance(v, bool),
+        )
+        if found is None:
+            raise c.unexpected_body(self.display_name, self.name, "a task id", body)
+        return SubmittedJob(provider=self.name, mode=req.mode, job_id=str(found[1]), model=MODEL)
+
+    def build_status(self, job: SubmittedJob) -> HttpCall:
+        return HttpCall("GET", f"/tasks/{job.job_id}")
+
+    def parse_status(self, body: Any) -> JobStatus:
+        self._raise_if_error(body)
+        word = c.lookup(body, "data.status")
+        if word is None:
+            word = c.lookup(body, "status")
+        state = c.map_status(word, STATUS_TABLE)
+        safe = redact(body)
+        if state is None:
+            raise ProviderError(
+                f"{self.display_name} reported an unknown task status {word!r}: {c.short_body(body)}",
+                provider=self.name,
+                raw=safe,
+            )
+        progress = c.parse_progress(c.lookup(body, "data.progress"))
+        if state == JobState.SUCCEEDED:
+            url = c.find_url(body, VIDEO_URL_PATHS)
+            if url is None:
+                raise c.unexpected_body(
+                    self.display_name, self.name, "the video URL of the finished task", body
+                )
+            return JobStatus(state=state, raw_status=str(word), video_url=url, progress=1.0, raw=safe)
+        error = None
+        if state in (JobState.FAILED, JobState.CANCELLED):
+            error = c.find_message(body, FAILURE_REASON_PATHS)
+            if error is None:
+                top = c.lookup(body, "message")
+                if isinstance(top, str) and c.status_word(top) not in ("success", "ok", ""):
+                    error = top
+            if error is None and state == JobState.FAILED:
+                error = f"{self.display_name} gave no reason: {c.short_body(body)}"
+            error = redact_text(error) if error else None
+        return JobStatus(state=state, raw_status=str(word), error=error, progress=progress, raw=safe)
+
+    def parse_error(self, status_code: int, body: Any, headers: Mapping[str, str]) -> LTX2Error:
+        """Both error forms. A 2xx status (error inside a 200 answer) takes the body's code."""
+        body_code = c.lookup(body, "error.code")
+        if body_code is None:
+            body_code = _envelope_code(body)
+        try:
+            body_status = (
+                int(body_code) if body_code is not None and not isinstance(body_code, bool) else None
+            )
+        except (TypeError, ValueError):
+            body_status = None
+        status = status_code
+        if status < 400:
+            status = body_status if body_status is not None and 400 <= body_status <= 599 else 400
+        error_type = c.lookup(body, "error.type")
+        message = c.message_text(c.lookup(body, "error"))
+        if message is None:
+            top = c.lookup(body, "message")
+            message = top if isinstance(top, str) and top.strip() else None
+        return c.error_from_http(
+            self.name,
+            status,
+            body,
+            headers,
+            message,
+            display_name=self.display_name,
+            error_type=error_type if isinstance(error_type, str) else message,
+        )
+
+    # --- money ----------------------------------------------------------------------------------------
+    def estimate_cost(self, req: GenerationRequest) -> CostEstimate | None:
+        if req.mode not in CREDIT_RANGES:
+            return None
+        resolution = req.resolution or "720p"
+        base = CREDIT_BASE_PER_5S[req.mode].get(resolution)
+        if base is None:
+            return None
+        if req.mode == Mode.LIPSYNC:
+            seconds = req.audio.info.duration if req.audio is not None else None
+        elif req.mode == Mode.CONTROL:
+            seconds = req.video.info.duration if req.video is not None else None
+        else:
+            seconds = req.duration if req.duration is not None else 5
+        if seconds is None:
+            seconds = MEDIA_SECONDS[0]
+        lo, hi = CREDIT_RANGES[req.mode]
+        credits = round(min(max(base * seconds / 5.0, lo), hi))
+        return CostEstimate(
+            amount=credits,
+            unit="credits",
+            detail=f"estimate: {base} credits per 5 s at {resolution} x {seconds:g} s, within the "
+            f"documented {lo}-{hi} credits for {req.mode.value}",
+        )
