@@ -74,8 +74,11 @@ class MediaInput:
         return hashlib.sha256(("url:" + (self.url or "")).encode()).hexdigest()
 
     def extension(self) -> str:
-        sub = self.content_type.split("/", 1)[-1].lower()
-        return {"jpeg": "jpg", "mpeg": "mp3", "x-wav": "wav", "quicktime": "mov"}.get(sub, sub)
+        major, _, sub = self.content_type.lower().partition("/")
+        if major == "audio" and sub == "mp4":
+            return "m4a"
+        return {"jpeg": "jpg", "mpeg": "mp3", "x-wav": "wav", "wave": "wav", "quicktime": "mov",
+                "x-matroska": "mkv"}.get(sub, sub)
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import io
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+
+from ..errors import MediaError
+from .probe import count_video_packets
+
+Source = str | Path | bytes
+
+_INV_255 = np.float32(1.0 / 255.0)
 
 
 @dataclass(frozen=True)
@@ -21,29 +31,255 @@ class DecodePlan:
     source_fps: float
     duration: float  # seconds of the source video stream
 
+    @property
+    def shape(self) -> tuple[int, int, int, int]:
+        return (self.frame_count, self.height, self.width, 3)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the float32 output array."""
+        return self.frame_count * self.height * self.width * 3 * 4
+
 
 @dataclass
 class DecodedAudio:
     waveform: np.ndarray  # float32 [C,T]
     sample_rate: int
 
+    @property
+    def duration(self) -> float:
+        return self.waveform.shape[1] / self.sample_rate if self.sample_rate else 0.0
+
+
+# ---------------------------------------------------------------------------------------------
+# size arithmetic (pure, so it can be checked exhaustively)
+
+
+def _even_down(value: int) -> int:
+    return max(2, value - (value % 2))
+
+
+def scaled_size(width: int, height: int, max_side: int = 0) -> tuple[int, int]:
+    """(width, height) with the longer side scaled down to at most ``max_side``, aspect kept and
+    both sides even. ``max_side`` 0, or a frame already small enough, keeps the size."""
+    if width <= 0 or height <= 0:
+        raise MediaError(f"Video size must be positive; got {width}x{height}.")
+    if max_side <= 0 or max(width, height) <= max_side:
+        return width, height
+    longer, shorter = max(width, height), min(width, height)
+    new_longer = _even_down(max_side)
+    # Nearest even size to the exact proportional one: at most 1 px from the true aspect.
+    new_shorter = max(2, 2 * round(shorter * new_longer / longer / 2))
+    return (new_longer, new_shorter) if width >= height else (new_shorter, new_longer)
+
+
+def output_frame_count(source_frames: int, max_frames: int = 0, stride: int = 1) -> int:
+    """Frames kept from ``source_frames``: every ``stride``-th one, at most ``max_frames`` (0 = all)."""
+    if stride < 1:
+        raise MediaError(f"Frame stride must be at least 1; got {stride}.")
+    if max_frames < 0:
+        raise MediaError(f"max_frames must be 0 (all) or positive; got {max_frames}.")
+    kept = -(-max(0, source_frames) // stride)
+    return min(kept, max_frames) if max_frames else kept
+
+
+# ---------------------------------------------------------------------------------------------
+# opening
+
+
+@contextmanager
+def _open(source: Source) -> Iterator[Any]:
+    import av
+
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        target: Any = io.BytesIO(bytes(source))
+        name = f"video data ({len(source)} bytes)"
+    else:
+        if not Path(source).is_file():
+            raise MediaError(f"Video file '{source}' does not exist or is not a file.")
+        target, name = str(source), f"video file '{source}'"
+    try:
+        container = av.open(target, "r")
+    except (av.FFmpegError, OSError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise MediaError(f"Cannot open {name}: {reason}.") from exc
+    try:
+        yield container
+    finally:
+        container.close()
+
+
+def _video_stream(container: Any, source: Source) -> Any:
+    if not container.streams.video:
+        shown = "the video data" if isinstance(source, (bytes, bytearray, memoryview)) else f"'{source}'"
+        raise MediaError(f"There is no video stream in {shown}.")
+    return container.streams.video[0]
+
 
 def plan_decode(path: str | Path, *, max_frames: int = 0, stride: int = 1, max_side: int = 0) -> DecodePlan:
     """What decoding with these options yields. ``max_frames`` 0 = all; ``max_side`` 0 = no downscale
-    (else the longer side is scaled down to it, aspect kept, even sizes)."""
-    raise NotImplementedError
+    (else the longer side is scaled down to it, aspect kept, even sizes).
+
+    ``max_frames`` caps the output frames (counted after ``stride``). ``path`` may also be bytes."""
+    if max_side < 0:
+        raise MediaError(f"max_side must be 0 (no downscale) or positive; got {max_side}.")
+    output_frame_count(0, max_frames, stride)  # validates the options before opening anything
+    with _open(path) as container:
+        stream = _video_stream(container, path)
+        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+        source_fps = float(rate) if rate else 0.0
+        source_frames = int(stream.frames or 0)
+        if source_frames <= 0:  # MKV/WebM and some MOVs do not say: count packets, decode nothing
+            source_frames = count_video_packets(container, stream)
+        duration = 0.0
+        if stream.duration is not None and stream.time_base is not None:
+            duration = float(stream.duration * stream.time_base)
+        if duration <= 0 and container.duration:
+            duration = container.duration / 1_000_000
+        if duration <= 0 and source_fps:
+            duration = source_frames / source_fps
+        width, height = scaled_size(stream.codec_context.width, stream.codec_context.height, max_side)
+    return DecodePlan(
+        frame_count=output_frame_count(source_frames, max_frames, stride),
+        height=height,
+        width=width,
+        fps=source_fps / stride if source_fps else 0.0,
+        source_frame_count=source_frames,
+        source_fps=source_fps,
+        duration=duration,
+    )
 
 
-def decode_frames(path: str | Path, *, max_frames: int = 0, stride: int = 1, max_side: int = 0,
-                  out: np.ndarray | None = None,
-                  allocate: Callable[[tuple[int, int, int, int]], np.ndarray] | None = None,
-                  on_frame: Callable[[int, int], None] | None = None) -> np.ndarray:
+# ---------------------------------------------------------------------------------------------
+# frames
+
+
+def _target_array(
+    plan: DecodePlan,
+    out: np.ndarray | None,
+    allocate: Callable[[tuple[int, int, int, int]], np.ndarray] | None,
+) -> np.ndarray:
+    if out is None:
+        out = allocate(plan.shape) if allocate is not None else np.empty(plan.shape, dtype=np.float32)
+    out = np.asarray(out)  # no copy for numpy arrays and torch tensors' numpy views
+    if out.ndim != 4 or out.shape[1:] != plan.shape[1:] or out.shape[0] < plan.frame_count:
+        raise MediaError(
+            f"The output array has shape {tuple(out.shape)}; decoding needs {plan.shape} "
+            f"(at least {plan.frame_count} frames of {plan.height}x{plan.width}x3)."
+        )
+    if not np.issubdtype(out.dtype, np.floating):
+        raise MediaError(f"The output array must be a float array; got {out.dtype}.")
+    if not out.flags.writeable:
+        raise MediaError("The output array is read-only.")
+    return out
+
+
+def decode_frames(
+    path: str | Path,
+    *,
+    max_frames: int = 0,
+    stride: int = 1,
+    max_side: int = 0,
+    out: np.ndarray | None = None,
+    allocate: Callable[[tuple[int, int, int, int]], np.ndarray] | None = None,
+    on_frame: Callable[[int, int], None] | None = None,
+) -> np.ndarray:
     """Decode frames as float32 RGB 0..1 into one array [N,H,W,3]. ``out`` (or ``allocate(shape)``)
     supplies the array, e.g. a torch tensor's numpy view, so no second copy is made. ``on_frame(i, n)``
-    reports progress. Returns the (possibly trimmed) array."""
-    raise NotImplementedError
+    reports progress. Returns the (possibly trimmed) array.
+
+    ``on_frame`` receives the number of frames written so far (1..n) and the planned count.
+    ``path`` may also be bytes."""
+    plan = plan_decode(path, max_frames=max_frames, stride=stride, max_side=max_side)
+    target = _target_array(plan, out, allocate)
+    n = plan.frame_count
+    if n == 0:
+        return target[:0]
+    import av
+
+    with _open(path) as container:
+        stream = _video_stream(container, path)
+        stream.thread_type = "AUTO"  # frame + slice threads: several frames decode at once
+        # The scaler always targets the planned size, so a stream that changes size midway still fits.
+        convert: dict[str, Any] = {"format": "rgb24", "width": plan.width, "height": plan.height}
+        if (plan.width, plan.height) != (stream.codec_context.width, stream.codec_context.height):
+            convert["interpolation"] = "AREA"  # averages source pixels: no aliasing when shrinking
+        written = 0
+        try:
+            for index, frame in enumerate(container.decode(stream)):
+                if index % stride:
+                    continue  # decoded (later frames depend on it) but never converted
+                rgb = frame.to_ndarray(**convert)
+                # uint8 -> float in the caller's array: the only full-size array is that one. A plain
+                # cast then an in-place scale beats one mixed-type multiply (no buffered casting).
+                slot = target[written]
+                np.copyto(slot, rgb, casting="unsafe")
+                np.multiply(slot, _INV_255, out=slot)
+                written += 1
+                if on_frame is not None:
+                    on_frame(written, n)
+                if written == n:
+                    break
+        except av.FFmpegError as exc:
+            if written == 0:
+                raise MediaError(
+                    f"Could not decode the video: {getattr(exc, 'strerror', None) or exc}."
+                ) from exc
+            # A damaged tail: keep what decoded.
+    return target[:written] if written < target.shape[0] else target
+
+
+# ---------------------------------------------------------------------------------------------
+# audio
 
 
 def decode_audio(path: str | Path, *, mono: bool = False) -> DecodedAudio | None:
-    """The first audio track as float32 [C,T] with its sample rate, or None when there is none."""
-    raise NotImplementedError
+    """The first audio track as float32 [C,T] with its sample rate, or None when there is none.
+
+    ``mono`` averages the channels into [1,T]. ``path`` may also be bytes."""
+    import av
+
+    with _open(path) as container:
+        if not container.streams.audio:
+            return None
+        stream = container.streams.audio[0]
+        stream.thread_type = "AUTO"
+        sample_rate = int(stream.rate or stream.codec_context.sample_rate or 0)
+        # Planar float keeps channels apart: each frame is already [C, samples].
+        resampler = av.AudioResampler(format="fltp", rate=sample_rate or None)
+        chunks: list[np.ndarray] = []
+        try:
+            for frame in container.decode(stream):
+                if not sample_rate:
+                    sample_rate = frame.sample_rate
+                for out in resampler.resample(frame):
+                    chunks.append(out.to_ndarray())
+            for out in resampler.resample(None):
+                chunks.append(out.to_ndarray())
+        except av.FFmpegError as exc:
+            if not chunks:
+                raise MediaError(
+                    f"Could not decode the audio: {getattr(exc, 'strerror', None) or exc}."
+                ) from exc
+    if not chunks:
+        channels = stream.channels or 1
+        waveform = np.zeros((channels, 0), dtype=np.float32)
+    else:
+        waveform = np.concatenate(chunks, axis=1).astype(np.float32, copy=False)
+    # AAC pads its last frame; the stream's duration says where the real audio ends.
+    if stream.duration is not None and stream.time_base is not None and sample_rate:
+        expected = round(float(stream.duration * stream.time_base) * sample_rate)
+        if 0 < expected < waveform.shape[1] <= expected + 2048:
+            waveform = waveform[:, :expected]
+    if mono and waveform.shape[0] > 1:
+        waveform = waveform.mean(axis=0, keepdims=True, dtype=np.float32)
+    return DecodedAudio(waveform=np.ascontiguousarray(waveform), sample_rate=sample_rate)
+
+
+def decode_video_bytes(
+    data: bytes, *, max_frames: int = 0, stride: int = 1, max_side: int = 0
+) -> tuple[np.ndarray, DecodedAudio | None, DecodePlan]:
+    """Frames, audio and plan of an in-memory video (convenience for small clips; files stay the main path)."""
+    plan = plan_decode(data, max_frames=max_frames, stride=stride, max_side=max_side)  # type: ignore[arg-type]
+    frames = decode_frames(data, max_frames=max_frames, stride=stride, max_side=max_side)  # type: ignore[arg-type]
+    return frames, decode_audio(data), plan  # type: ignore[arg-type]
