@@ -3,12 +3,13 @@ isolated config/data folder per test."""
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from ltx2_nodes.api.emulator import EmulatorConfig, RunningEmulator
 
 # Small renders and short state-machine timings keep the suite fast; every protocol path is real.
@@ -23,13 +24,18 @@ def running_emulator() -> Iterator[RunningEmulator]:
 
 @pytest.fixture
 def emulator(running_emulator: RunningEmulator) -> Iterator[RunningEmulator]:
-    """The session emulator, reset (no jobs, faults, counters) for this test."""
-    running_emulator.emulator.reset()
-    cfg = running_emulator.emulator.config
-    for name, value in FAST_CONFIG.items():
-        setattr(cfg, name, value)
+    """The session emulator, reset (no jobs, faults, counters, default fast config) for this test."""
+    emu = running_emulator.emulator
+    emu.reset()
+    cfg = emu.config
+    baseline = _BASELINE.setdefault("config", copy.deepcopy(cfg))
+    for f in dataclasses.fields(cfg):
+        setattr(cfg, f.name, copy.deepcopy(getattr(baseline, f.name)))
     yield running_emulator
-    running_emulator.emulator.reset()
+    emu.reset()
+
+
+_BASELINE: dict[str, object] = {}
 
 
 @pytest.fixture

@@ -28,6 +28,7 @@ from urllib.parse import unquote_to_bytes, urlsplit
 from aiohttp import ClientSession, ClientTimeout, web
 
 PROVIDERS = ("gmi", "apiinone", "ltx")
+EMULATOR_KEY: web.AppKey[Emulator] = web.AppKey("emulator")
 DEFAULT_KEYS = {"gmi": "emulator-gmi-key", "apiinone": "aio_emulatorkey0000", "ltx": "emulator-ltx-key"}
 
 
@@ -43,6 +44,7 @@ class EmulatorConfig:
     output_url_ttl: float = 3600.0  # output file URLs expire after this
     upload_url_ttl: float = 900.0  # signed upload URLs expire after this
     max_upload_bytes: int = 64 << 20
+    apiinone_result_shape: str = "video_url"  # where API in One's finished task puts the URL (see apiinone.py)
     faults: list[Fault] = field(default_factory=list)
 
 
@@ -316,6 +318,10 @@ class Emulator:
 
     def reset(self) -> None:
         with self.lock:
+            for job in self.jobs.values():
+                # Renders nobody will collect must not hold the worker pool up for later jobs.
+                if job.render_future is not None:
+                    job.render_future.cancel()
             self.jobs.clear()
             self.faults.clear()
             self.log.clear()
@@ -339,11 +345,11 @@ def file_token(uri: str) -> str | None:
 # --- the app -------------------------------------------------------------------------------------------
 
 async def _serve_file(request: web.Request) -> web.StreamResponse:
-    emu: Emulator = request.app["emulator"]
+    emu: Emulator = request.app[EMULATOR_KEY]
     token = request.match_info["token"]
     entry = emu.files.get(token)
     fault = emu.take_fault("*", "download")
-    if fault is not None and fault.kind == "expire" or (entry is not None and entry.expires_at is not None
+    if (fault is not None and fault.kind == "expire") or (entry is not None and entry.expires_at is not None
                                                          and emu.now() > entry.expires_at):
         return web.Response(status=403, text="<Error><Code>ExpiredToken</Code><Message>Request has expired</Message></Error>",
                             content_type="application/xml")
@@ -361,19 +367,37 @@ async def _serve_file(request: web.Request) -> web.StreamResponse:
             if request.transport is not None:
                 request.transport.abort()
             return stream
-    return web.Response(body=entry.data, content_type=entry.content_type)
+    return _ranged_response(request, entry)
+
+
+def _ranged_response(request: web.Request, entry: FileEntry) -> web.Response:
+    """The file, honouring a single ``Range: bytes=a-b`` as storage services do (resumable downloads)."""
+    size = len(entry.data)
+    header = request.headers.get("Range", "")
+    if header.startswith("bytes=") and "," not in header:
+        first, _, last = header[6:].partition("-")
+        try:
+            start = int(first) if first else max(0, size - int(last))
+            end = min(int(last), size - 1) if first and last else size - 1
+        except ValueError:
+            start, end = -1, -1
+        if not 0 <= start <= end < size:
+            return web.Response(status=416, headers={"Content-Range": f"bytes */{size}"})
+        return web.Response(status=206, body=entry.data[start:end + 1], content_type=entry.content_type,
+                            headers={"Content-Range": f"bytes {start}-{end}/{size}", "Accept-Ranges": "bytes"})
+    return web.Response(body=entry.data, content_type=entry.content_type, headers={"Accept-Ranges": "bytes"})
 
 
 async def _put_file(request: web.Request) -> web.StreamResponse:
     """The signed-URL PUT: bytes for a reserved token. Protocol modules may check extra headers
     before calling ``store_put``; this plain route serves GMI-style URLs."""
-    emu: Emulator = request.app["emulator"]
-    return await store_put(emu, request, request.match_info["token"])
+    emu: Emulator = request.app[EMULATOR_KEY]
+    return await store_put(emu, request, request.match_info["token"], "gmi")
 
 
-async def store_put(emu: Emulator, request: web.Request, token: str) -> web.StreamResponse:
+async def store_put(emu: Emulator, request: web.Request, token: str, provider: str = "*") -> web.StreamResponse:
     entry = emu.files.get(token)
-    fault = emu.take_fault("*", "put")
+    fault = emu.take_fault(provider, "put")
     if fault is not None:
         resp = await emu.generic_fault_response(request, fault, lambda s, m: {"error": m})
         if resp is not None:
@@ -394,7 +418,7 @@ async def store_put(emu: Emulator, request: web.Request, token: str) -> web.Stre
 
 
 async def _control_faults(request: web.Request) -> web.Response:
-    emu: Emulator = request.app["emulator"]
+    emu: Emulator = request.app[EMULATOR_KEY]
     if request.method == "DELETE":
         emu.clear_faults()
         return web.json_response({"faults": []})
@@ -406,11 +430,11 @@ async def _control_faults(request: web.Request) -> web.Response:
 
 
 async def _control_stats(request: web.Request) -> web.Response:
-    return web.json_response(request.app["emulator"].stats())
+    return web.json_response(request.app[EMULATOR_KEY].stats())
 
 
 async def _control_reset(request: web.Request) -> web.Response:
-    request.app["emulator"].reset()
+    request.app[EMULATOR_KEY].reset()
     return web.json_response({"ok": True})
 
 
@@ -418,7 +442,7 @@ def build_app(emu: Emulator) -> web.Application:
     from . import apiinone, gmi, ltx  # protocol modules
 
     app = web.Application(client_max_size=emu.config.max_upload_bytes + (1 << 20))
-    app["emulator"] = emu
+    app[EMULATOR_KEY] = emu
     app.router.add_get("/_files/{token}", _serve_file)
     app.router.add_put("/_files/{token}", _put_file)
     app.router.add_route("*", "/_emulator/faults", _control_faults)
