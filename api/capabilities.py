@@ -1,0 +1,64 @@
+"""Provider capabilities and cost estimates as plain JSON, for the front-end extension and docs.
+
+Built from the provider registry only: no I/O, no ComfyUI.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from .errors import LTX2Error
+from .providers import all_providers, normalize_provider_name
+from .types import GenerationRequest, Mode
+
+# Widget names that map one-to-one onto GenerationRequest fields.
+_REQUEST_FIELDS = {f.name for f in dataclasses.fields(GenerationRequest)} - {"provider", "mode", "image", "audio", "video"}
+_EMPTY = ("", "none", "auto", "default", None)
+
+
+def capabilities() -> dict[str, Any]:
+    """{providers: {name: {display_name, hosting_methods, default_hosting, modes: {mode: [model...]}}}}."""
+    out: dict[str, Any] = {}
+    for provider in all_providers():
+        modes: dict[str, list[dict[str, Any]]] = {}
+        for spec in provider.models():
+            entry = dataclasses.asdict(spec)
+            entry["mode"] = spec.mode.value
+            modes.setdefault(spec.mode.value, []).append(entry)
+        out[provider.name] = {
+            "display_name": provider.display_name,
+            "hosting_methods": list(provider.hosting_methods),
+            "default_hosting": provider.default_hosting,
+            "can_cancel": provider.can_cancel,
+            "modes": modes,
+        }
+    return {"providers": out}
+
+
+def _coerce(name: str, value: Any) -> Any:
+    if value in _EMPTY or (isinstance(value, str) and value.strip().lower() in _EMPTY):
+        return None
+    if name in ("duration", "start_time", "context", "guidance_scale"):
+        number = float(value)
+        return None if name == "guidance_scale" and number == 0 else number
+    if name in ("fps", "seed"):
+        return int(float(value))
+    return value
+
+
+def estimate_from_widgets(mode: str, widgets: dict[str, Any]) -> dict[str, Any]:
+    """Cost estimate for a node's current widget values (media inputs unknown: a per-second rate is
+    shown where the length follows the media). Never raises for incomplete values."""
+    try:
+        provider_name = normalize_provider_name(str(widgets.get("provider", "")))
+        fields = {k: _coerce(k, v) for k, v in widgets.items() if k in _REQUEST_FIELDS}
+        req = GenerationRequest(provider=provider_name, mode=Mode(mode), **{k: v for k, v in fields.items() if v is not None})
+        from .providers import get_provider
+
+        cost = get_provider(provider_name).estimate_cost(req)
+    except (LTX2Error, ValueError, TypeError, KeyError) as exc:
+        return {"text": "", "error": str(exc)}
+    if cost is None:
+        return {"text": ""}
+    return {"text": str(cost), "amount": cost.amount, "unit": cost.unit, "detail": cost.detail}
