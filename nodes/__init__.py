@@ -1,4 +1,31 @@
 """ComfyUI nodes. Importing this module is cheap: torch, PyAV and httpx load on first use."""
 
-NODE_CLASS_MAPPINGS: dict = {}
-NODE_DISPLAY_NAME_MAPPINGS: dict = {}
+from .decode import LTX2DecodeVideo
+from .generation import GENERATION_NODES
+from .jobs import LTX2LoadJobResult
+from .routes import register_routes
+from .settings import LTX2ProviderSettings
+
+register_routes()  # front-end routes; nothing happens outside ComfyUI
+
+NODE_CLASS_MAPPINGS: dict[str, type] = {node_id: cls for node_id, (cls, _) in GENERATION_NODES.items()}
+NODE_DISPLAY_NAME_MAPPINGS: dict[str, str] = {
+    node_id: name for node_id, (_, name) in GENERATION_NODES.items()
+}
+
+NODE_CLASS_MAPPINGS.update(
+    {
+        "LTX2ProviderSettings": LTX2ProviderSettings,
+        "LTX2DecodeVideo": LTX2DecodeVideo,
+        "LTX2LoadJobResult": LTX2LoadJobResult,
+    }
+)
+NODE_DISPLAY_NAME_MAPPINGS.update(
+    {
+        "LTX2ProviderSettings": "LTX-2 Provider Settings",
+        "LTX2DecodeVideo": "LTX-2 Decode Video",
+        "LTX2LoadJobResult": "LTX-2 Load Job Result",
+    }
+)
+
+__all__ = ["NODE_CLASS_MAPPINGS", "NODE_DISPLAY_NAME_MAPPINGS"]

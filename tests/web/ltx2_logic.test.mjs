@@ -6,6 +6,7 @@ import {
   estimateFields,
   filterCombo,
   fitDuration,
+  fixSeedControl,
   providerKey,
 } from "../../web/js/ltx2_logic.js";
 
@@ -64,6 +65,16 @@ test("filterCombo keeps allowed values and a still-valid current value", () => {
   assert.deepEqual(filterCombo(all, ["480p", "720p"], "1920x1080").value, "480p");
   assert.deepEqual(filterCombo(all, null, "720p"), { values: all, value: "720p" });
   assert.deepEqual(filterCombo(["25", "50"], [25], 50), { values: ["25"], value: "25" });
+  // "auto" always stays: it lets the provider decide.
+  assert.deepEqual(filterCombo(["auto", "25", "50"], ["50"], "auto"), { values: ["auto", "50"], value: "auto" });
+});
+
+test("new nodes start with a fixed seed so a paid take is not bought again", () => {
+  const widgets = [{ name: "seed", value: 0 }, { name: "control_after_generate", value: "randomize" }];
+  assert.equal(fixSeedControl(widgets).value, "fixed");
+  const saved = [{ name: "control_after_generate", value: "increment" }];
+  assert.equal(fixSeedControl(saved).value, "increment");
+  assert.equal(fixSeedControl([{ name: "seed", value: 1 }]), null);
 });
 
 test("fitDuration snaps to sets and clamps to ranges", () => {

@@ -9,6 +9,7 @@ import {
   estimateFields,
   filterCombo,
   fitDuration,
+  fixSeedControl,
 } from "./ltx2_logic.js";
 
 let capsPromise = null;
@@ -118,6 +119,7 @@ app.registerExtension({
     const onNodeCreated = nodeType.prototype.onNodeCreated;
     nodeType.prototype.onNodeCreated = function () {
       const result = onNodeCreated?.apply(this, arguments);
+      fixSeedControl(this.widgets);
       for (const w of this.widgets ?? []) {
         const callback = w.callback;
         w.callback = (...args) => {

@@ -55,9 +55,12 @@ export function allowedValues(caps, provider, mode, model) {
  * Values a combo widget should offer: the allowed ones that the node already lists (the node's
  * full list is the union over providers), with the current value kept first when still allowed.
  */
+// Choices that mean "let the provider decide" and stay available whatever the provider.
+export const ALWAYS_ALLOWED = ["auto", "none", "default"];
+
 export function filterCombo(allValues, allowed, current) {
   if (!allowed) return { values: allValues, value: current };
-  const allowedSet = new Set(allowed.map(String));
+  const allowedSet = new Set([...allowed.map(String), ...ALWAYS_ALLOWED]);
   const values = allValues.filter((v) => allowedSet.has(String(v)));
   if (values.length === 0) return { values: allValues, value: current };
   const value = values.some((v) => String(v) === String(current)) ? current : values[0];
@@ -71,6 +74,17 @@ export function fitDuration(durations, value) {
     return durations.values.reduce((best, d) => (Math.abs(d - value) < Math.abs(best - value) ? d : best));
   }
   return Math.min(durations.max, Math.max(durations.min, value));
+}
+
+/**
+ * ComfyUI adds "control after generate" to an INT named seed with "randomize" as its default,
+ * which would buy a new paid take on every queue. New LTX-2 nodes start "fixed"; saved
+ * workflows keep whatever they were saved with (their values are applied after creation).
+ */
+export function fixSeedControl(widgets) {
+  const control = (widgets ?? []).find((w) => w && w.name === "control_after_generate");
+  if (control && control.value === "randomize") control.value = "fixed";
+  return control ?? null;
 }
 
 /** Badge text for an estimate answer from the server ({text, detail} or {error}). */
