@@ -1,0 +1,91 @@
+"""``ltx2 config``: where keys come from (never the key itself), and storing a key safely."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+
+from .. import config
+from ..providers import get_provider, provider_names
+from ..redact import redact_text
+from .common import CommandError
+from .table import text_table
+
+
+def key_sources(profile: str | None = None) -> dict[str, str]:
+    """provider -> "env (VAR)", "config file" or "missing". Keys are looked up, never shown."""
+    out: dict[str, str] = {}
+    for name, source in config.key_status(profile).items():
+        if source == "env":
+            out[name] = f"env ({get_provider(name).key_env})"
+        elif source == "config":
+            out[name] = "config file" + (f" (profile {profile})" if profile else "")
+        else:
+            out[name] = "missing"
+    return out
+
+
+def _base_url(provider: str, profile: str | None) -> str:
+    try:
+        return redact_text(config.get_base_url(provider, profile=profile))
+    except Exception as exc:  # a broken config file should not hide the rest of the report
+        return f"unreadable ({type(exc).__name__})"
+
+
+def cmd_show(profile: str | None) -> int:
+    print(
+        f"config file: {config.config_path()}"
+        + ("  (from LTX2_CONFIG)" if os.environ.get("LTX2_CONFIG") else "")
+    )
+    print(f"data folder: {config.data_dir()}  (journal, caches)")
+    if profile:
+        print(f"profile:     {profile}")
+    print()
+    sources = key_sources(profile)
+    rows = []
+    for name in provider_names():
+        provider = get_provider(name)
+        rows.append(
+            [
+                name,
+                provider.display_name,
+                provider.key_env,
+                sources.get(name, "missing"),
+                _base_url(name, profile),
+            ]
+        )
+    print(text_table(("provider", "name", "key variable", "key from", "base URL"), rows))
+    return 0
+
+
+def read_key(provider: str) -> str:
+    """From stdin when piped, else a hidden prompt: a key never goes through argv or shell history."""
+    display = get_provider(provider).display_name
+    if sys.stdin is None or not sys.stdin.isatty():
+        key = sys.stdin.readline() if sys.stdin is not None else ""
+    else:
+        key = getpass.getpass(f"{display} API key (input hidden): ")
+    key = key.strip()
+    if not key:
+        raise CommandError(f"no key given for {display}: pipe it on stdin or type it at the prompt")
+    return key
+
+
+def cmd_set_key(provider: str, profile: str | None) -> int:
+    key = read_key(provider)
+    config.save_key(provider, key, profile=profile)
+    display = get_provider(provider).display_name
+    where = f" (profile {profile})" if profile else ""
+    print(f"Saved the {display} key{where} in {config.config_path()}")
+    env_var = get_provider(provider).key_env
+    if os.environ.get(env_var):
+        print(f"Note: {env_var} is set in this environment and takes precedence over the config file.")
+    return 0
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    if args.config_command == "set-key":
+        return cmd_set_key(args.provider, args.profile)
+    return cmd_show(getattr(args, "profile", None))

@@ -1,0 +1,121 @@
+"""``ltx2 emulator``: serve the three providers' protocols on loopback until Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ipaddress
+import re
+import shlex
+
+from ..emulator.core import PROVIDERS, EmulatorConfig, Fault, serve_forever
+from ..providers import get_provider
+from .common import CommandError
+
+_LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
+
+
+def is_loopback(host: str) -> bool:
+    name = host.strip("[]").lower()
+    if name in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def parse_keys(items: list[str]) -> dict[str, str]:
+    keys: dict[str, str] = {}
+    for item in items:
+        provider, sep, key = item.partition("=")
+        provider = provider.strip().lower()
+        if not sep or provider not in PROVIDERS or not key:
+            raise CommandError(
+                f"--key {provider or item!r}: expected PROVIDER=KEY with PROVIDER one of "
+                f"{', '.join(PROVIDERS)}"
+            )
+        keys[provider] = key
+    return keys
+
+
+_FAULT = re.compile(r"(?P<body>.+?)(?:x(?P<count>\d+))?")
+
+
+def parse_fault(text: str) -> Fault:
+    """``PROVIDER:OP:KIND[:STATUS][xCOUNT]``. The count suffix is read only when digits follow the
+    "x", so kinds that contain an x ("expire") parse as themselves."""
+    match = _FAULT.fullmatch(text.strip())
+    parts = match.group("body").split(":") if match else []
+    if len(parts) < 3 or len(parts) > 4 or not all(parts[:3]):
+        raise CommandError(
+            f"--fault {text!r}: expected PROVIDER:OP:KIND[:STATUS][xCOUNT], e.g. gmi:status:http:503x2"
+        )
+    fault = Fault(provider=parts[0], op=parts[1], kind=parts[2])
+    if match and match.group("count"):
+        fault.count = int(match.group("count"))
+    if len(parts) == 4 and parts[3]:
+        if not parts[3].isdigit():
+            raise CommandError(f"--fault {text!r}: STATUS must be an HTTP status code, not {parts[3]!r}")
+        fault.status = int(parts[3])
+    return fault
+
+
+def parse_faults(items: list[str]) -> list[Fault]:
+    return [parse_fault(item) for item in items]
+
+
+def build_config(args: argparse.Namespace) -> EmulatorConfig:
+    cfg = EmulatorConfig()
+    for name in ("queue_seconds", "processing_seconds", "render_scale", "max_render_side"):
+        value = getattr(args, name)
+        if value is not None:
+            if value < 0:
+                raise CommandError(f"--{name.replace('_', '-')} = {value:g}: must be 0 or more")
+            setattr(cfg, name, value)
+    cfg.keys.update(parse_keys(args.key))
+    cfg.faults = parse_faults(args.fault)
+    return cfg
+
+
+def ready_text(origin: str, cfg: EmulatorConfig) -> str:
+    """Base URLs and the ``export`` lines that point the pack at this emulator."""
+    lines = [f"LTX-2 emulator listening on {origin}", ""]
+    for name in PROVIDERS:
+        lines.append(f"  {get_provider(name).display_name:<18} {origin}/{name}")
+    lines += [
+        "",
+        f"  control: {origin}/_emulator/faults | stats | reset",
+        "",
+        "Point the pack at it (these are the emulator's own test keys):",
+    ]
+    for name in PROVIDERS:
+        provider = get_provider(name)
+        lines.append(f"export {provider.base_url_env}={shlex.quote(f'{origin}/{name}')}")
+        lines.append(f"export {provider.key_env}={shlex.quote(cfg.keys[name])}")
+    if cfg.faults:
+        lines += ["", "Faults: " + ", ".join(f"{f.provider}:{f.op}:{f.kind} x{f.count}" for f in cfg.faults)]
+    lines += ["", "Press Ctrl-C to stop."]
+    return "\n".join(lines)
+
+
+def cmd_emulator(args: argparse.Namespace) -> int:
+    if not is_loopback(args.host) and not args.allow_remote:
+        raise CommandError(
+            f"--host {args.host!r} is not a loopback address: the emulator accepts test keys and "
+            "serves files to anyone who can reach it. Use 127.0.0.1, or add --allow-remote."
+        )
+    if not 0 <= args.port <= 65535:
+        raise CommandError(f"--port {args.port}: must be between 0 and 65535")
+    cfg = build_config(args)
+
+    def on_ready(origin: str) -> None:
+        print(ready_text(origin, cfg), flush=True)
+
+    try:
+        asyncio.run(serve_forever(cfg, args.host, args.port, on_ready))
+    except KeyboardInterrupt:
+        print("Emulator stopped.", flush=True)
+    except OSError as exc:
+        raise CommandError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from exc
+    return 0

@@ -1,0 +1,212 @@
+"""``ltx2 generate``: one request from flags, run through the runner, the MP4 moved to ``-o``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import shutil
+import signal
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from ..errors import Interrupted, InvalidInputError
+from ..types import GenerationRequest, GenerationResult, MediaKind, Mode
+from .common import check_wait_flags
+from .progress import ProgressPrinter
+
+SYNC_PROVIDERS = ("ltx",)  # the LTX API's /v1 endpoints answer with the MP4 itself
+_MEDIA_FLAGS = (("image", MediaKind.IMAGE), ("audio", MediaKind.AUDIO), ("video", MediaKind.VIDEO))
+
+
+def build_request(args: argparse.Namespace) -> GenerationRequest:
+    """The neutral request from parsed flags; media paths/URLs become probed ``MediaInput`` values."""
+    from ..media.inputs import media_from_source
+    from ..providers import normalize_provider_name
+
+    media = {}
+    for name, kind in _MEDIA_FLAGS:
+        source = getattr(args, name, None)
+        if source:
+            media[name] = media_from_source(source, kind)
+    return GenerationRequest(
+        provider=normalize_provider_name(args.provider),
+        mode=Mode(args.mode),
+        model=args.model or None,
+        prompt=args.prompt or "",
+        duration=args.duration,
+        resolution=args.resolution,
+        fps=args.fps,
+        aspect_ratio=args.aspect_ratio,
+        camera_motion=args.camera_motion,
+        generate_audio=args.generate_audio,
+        guidance_scale=args.guidance_scale,
+        seed=args.seed,
+        start_time=args.start_time,
+        retake_mode=args.retake_mode,
+        extend_mode=args.extend_mode,
+        context=args.context,
+        control_mode=args.control_mode,
+        audio_mode=args.audio_mode,
+        **media,
+    )
+
+
+class InterruptFlag:
+    """First Ctrl-C asks the runner to stop waiting (the job stays resumable); a second one
+    raises KeyboardInterrupt at once."""
+
+    def __init__(self) -> None:
+        self.set = False
+
+    def __call__(self) -> bool:
+        return self.set
+
+    def _handler(self, signum: int, frame: object) -> None:
+        self.set = True
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    @contextmanager
+    def installed(self) -> Iterator[InterruptFlag]:
+        previous = signal.getsignal(signal.SIGINT)
+        try:
+            signal.signal(signal.SIGINT, self._handler)
+        except ValueError:  # not the main thread: leave Ctrl-C alone
+            yield self
+            return
+        try:
+            yield self
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+
+def output_target(output: str | None) -> tuple[Path, Path | None]:
+    """(folder for the runner, final file or None to keep the runner's name)."""
+    if not output:
+        return Path.cwd(), None
+    out = Path(output).expanduser().absolute()
+    if out.is_dir():
+        return out, None
+    return out.parent, out
+
+
+def place_result(result: GenerationResult, final: Path | None, journal: object | None) -> Path:
+    """Move the result to ``final``. A cached result is copied, so the cache keeps its file; a fresh
+    one is moved and the journal is told where it went."""
+    source = Path(result.path)
+    if final is None or source.absolute() == final:
+        return source.absolute()
+    final.parent.mkdir(parents=True, exist_ok=True)
+    if result.from_cache:
+        shutil.copy2(source, final)
+    else:
+        shutil.move(str(source), str(final))
+        if journal is not None and result.journal_id:
+            try:
+                journal.update(result.journal_id, result_path=str(final))  # type: ignore[attr-defined]
+            except Exception:  # the file is in place; a stale journal path only costs a cache miss
+                pass
+    result.path = final
+    return final
+
+
+def journal_id_for(journal: object, req: GenerationRequest, since: float) -> str | None:
+    """The journal record this run created (found by request hash), for the resume hint."""
+    try:
+        records = journal.list(limit=20)  # type: ignore[attr-defined]
+    except Exception:
+        return None
+    wanted = req.request_hash()
+    for record in records:
+        if record.request_hash == wanted and record.created_at >= since - 1.0:
+            return record.id
+    return None
+
+
+def print_result(result: GenerationResult, *, as_json: bool) -> None:
+    if as_json:
+        doc = {**result.info(), "path": str(result.path)}
+        print(json.dumps(doc, indent=2))
+        return
+    print(result.path)
+    print(f"request id: {result.request_id or '-'}")
+    cost = (
+        "unknown"
+        if result.cost is None
+        else f"{result.cost}" + (f" ({result.cost.detail})" if result.cost.detail else "")
+    )
+    print(f"estimated cost: {cost}" + (" (from cache: nothing was billed)" if result.from_cache else ""))
+
+
+def run_with_interrupt(
+    coro_factory: Callable[[Callable[[], bool]], object],
+    *,
+    journal: object,
+    req: GenerationRequest | None,
+    journal_hint: str | None = None,
+) -> GenerationResult:
+    """Run a runner coroutine; on Ctrl-C name the journal id to resume and re-raise."""
+    started = time.time()
+    flag = InterruptFlag()
+    try:
+        with flag.installed():
+            return asyncio.run(coro_factory(flag))  # type: ignore[arg-type]
+    except (KeyboardInterrupt, Interrupted):
+        ident = journal_hint or (journal_id_for(journal, req, started) if req is not None else None)
+        if ident:
+            print(f"The job stays resumable: ltx2 jobs resume {ident}", file=sys.stderr, flush=True)
+        raise
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from .. import runner
+    from ..journal import Journal
+    from ..providers import get_provider
+
+    check_wait_flags(args.poll_interval, args.poll_timeout)
+    req = build_request(args)
+    provider = get_provider(req.provider)
+    if args.sync and provider.name not in SYNC_PROVIDERS:
+        # A synchronous call elsewhere would submit a paid job and never poll it.
+        raise InvalidInputError(
+            "sync",
+            True,
+            "only with --provider ltx",
+            provider=provider.name,
+            reason=f"{provider.display_name} has no synchronous call",
+        )
+    # Refuse what the provider does not offer before anything else (no key lookup, no request).
+    provider.validate(req)
+    folder, final = output_target(args.output)
+    folder.mkdir(parents=True, exist_ok=True)
+    journal = Journal()
+    printer = ProgressPrinter(quiet=False)
+    prefix = final.stem if final is not None else "ltx2"
+
+    def make(flag: Callable[[], bool]):
+        settings = runner.RunSettings(
+            output_dir=folder,
+            filename_prefix=prefix,
+            profile=args.profile,
+            base_url=args.base_url,
+            hosting=args.hosting,
+            poll_timeout=args.poll_timeout,
+            poll_interval=args.poll_interval,
+            sync=args.sync,
+            use_cache=not args.no_cache,
+            journal=journal,
+            cancel_check=flag,
+            on_progress=printer,
+        )
+        return runner.generate(req, settings)
+
+    try:
+        result = run_with_interrupt(make, journal=journal, req=req)
+    finally:
+        printer.finish()
+    place_result(result, final, journal)
+    print_result(result, as_json=args.json)
+    return 0

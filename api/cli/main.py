@@ -1,0 +1,283 @@
+"""Entry point of the ``ltx2`` command: argument parsing, dispatch, and one error policy.
+
+Every failure becomes one line on stderr and exit code 1 (``--debug`` adds the traceback);
+argparse usage errors exit 2; Ctrl-C exits 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+
+from ..redact import redact_text
+from ..types import Mode
+from .common import CommandError
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a pipe closed early
+
+PROVIDER_CHOICES = ("gmi", "apiinone", "ltx")
+MODE_CHOICES = tuple(m.value for m in Mode)
+HOSTING_CHOICES = ("auto", "upload", "data-uri", "url")
+
+
+def _debug_flag(parser: argparse.ArgumentParser, *, top: bool = False) -> None:
+    # SUPPRESS on subcommands so ``ltx2 --debug generate`` is not reset by the subparser's default.
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        default=False if top else argparse.SUPPRESS,
+        help="show tracebacks on errors",
+    )
+
+
+def _add_generate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "generate",
+        help="run one generation and write the MP4",
+        description="Run one LTX-2 generation on a provider and write the MP4.",
+    )
+    _debug_flag(p)
+    p.add_argument("--provider", required=True, choices=PROVIDER_CHOICES)
+    p.add_argument("--mode", required=True, choices=MODE_CHOICES)
+    p.add_argument(
+        "--model", help="ltx-2-pro, ltx-2-fast, ltx-2-3-pro, ltx-2-3-fast, ltx-2 (default: the provider's)"
+    )
+    p.add_argument("--prompt", default="")
+    p.add_argument("--image", metavar="PATH_OR_URL")
+    p.add_argument("--audio", metavar="PATH_OR_URL")
+    p.add_argument("--video", metavar="PATH_OR_URL")
+    p.add_argument("--duration", type=float, help="seconds (extend: seconds added; retake: section length)")
+    p.add_argument("--resolution", help="e.g. 1920x1080 (GMI, LTX) or 720p (API in One)")
+    p.add_argument("--fps", type=int)
+    p.add_argument("--aspect-ratio", help="16:9 or 9:16 (API in One text-to-video)")
+    p.add_argument("--camera-motion")
+    p.add_argument("--generate-audio", action=argparse.BooleanOptionalAction, default=None)
+    p.add_argument("--guidance-scale", type=float)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--start-time", type=float, help="retake: section start in seconds")
+    p.add_argument("--retake-mode", choices=("replace_audio_and_video", "replace_audio", "replace_video"))
+    p.add_argument("--extend-mode", choices=("end", "start"))
+    p.add_argument("--context", type=float, help="extend: seconds of the input used as context")
+    p.add_argument("--control-mode", choices=("pose", "depth", "canny"))
+    p.add_argument("--audio-mode", choices=("preserve", "generate", "none"))
+    p.add_argument("--hosting", choices=HOSTING_CHOICES, default="auto")
+    p.add_argument("--profile", help="named key set in the config file")
+    p.add_argument("--base-url", help="override the provider's base URL")
+    p.add_argument("--sync", action="store_true", help="LTX only: synchronous call (the answer is the MP4)")
+    p.add_argument(
+        "--no-cache", action="store_true", help="do not reuse the result of an equal earlier request"
+    )
+    p.add_argument(
+        "--poll-timeout", type=float, default=1800.0, help="seconds to wait for the job (default 1800)"
+    )
+    p.add_argument(
+        "--poll-interval", type=float, help="seconds between status polls (default: the provider's)"
+    )
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument(
+        "-o", "--output", metavar="OUT.mp4", help="output file (default: a new file in the current folder)"
+    )
+    p.set_defaults(handler="generate")
+
+
+def _add_demo(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "demo",
+        help="every provider x mode end to end on the built-in emulator",
+        description="Start the built-in emulator and run every provider x mode end to end. "
+        "No key needed; real MP4s and contact sheets are written to --out.",
+    )
+    _debug_flag(p)
+    p.add_argument("--out", default="./ltx2-demo", help="output folder (default ./ltx2-demo)")
+    p.add_argument(
+        "--provider", action="append", choices=PROVIDER_CHOICES, help="only this provider (repeatable)"
+    )
+    p.add_argument("--mode", action="append", choices=MODE_CHOICES, help="only this mode (repeatable)")
+    p.add_argument("--fast", action="store_true", help="small renders (longer side 320 px) and short timings")
+    p.set_defaults(handler="demo")
+
+
+def _add_emulator(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "emulator",
+        help="serve the three providers' protocols on loopback",
+        description="Run the emulator of GMI Cloud, API in One and the LTX API until Ctrl-C.",
+    )
+    _debug_flag(p)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--allow-remote", action="store_true", help="allow a non-loopback --host")
+    p.add_argument("--queue-seconds", type=float)
+    p.add_argument("--processing-seconds", type=float)
+    p.add_argument("--render-scale", type=float)
+    p.add_argument("--max-render-side", type=int)
+    p.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="PROVIDER:OP:KIND[:STATUS][xCOUNT]",
+        help="inject a fault, e.g. gmi:status:http:503x2 (repeatable)",
+    )
+    p.add_argument(
+        "--key",
+        action="append",
+        default=[],
+        metavar="PROVIDER=KEY",
+        help="the key the emulator accepts for a provider (repeatable)",
+    )
+    p.set_defaults(handler="emulator")
+
+
+def _add_jobs(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "jobs",
+        help="list, show and resume journalled jobs",
+        description="The job journal: every paid request. Without a subcommand: unfinished "
+        "jobs first, then the newest jobs.",
+    )
+    _debug_flag(p)
+    p.set_defaults(handler="jobs", jobs_command=None, all=False, json=False)
+    jsub = p.add_subparsers(dest="jobs_command", metavar="{list,show,resume}")
+    pl = jsub.add_parser("list", help="the newest jobs")
+    _debug_flag(pl)
+    pl.add_argument("--all", action="store_true", help="every job, not only the newest 20")
+    pl.add_argument("--json", action="store_true")
+    ps = jsub.add_parser("show", help="one job in full")
+    _debug_flag(ps)
+    ps.add_argument("id", help="journal id (or unique prefix) or provider job id")
+    ps.add_argument("--json", action="store_true")
+    pr = jsub.add_parser("resume", help="finish polling and download a job without resubmitting it")
+    _debug_flag(pr)
+    pr.add_argument("id", help="journal id (or unique prefix) or provider job id")
+    pr.add_argument("-o", "--output", metavar="OUT.mp4")
+    pr.add_argument("--poll-timeout", type=float, default=1800.0)
+    pr.add_argument(
+        "--poll-interval", type=float, help="seconds between status polls (default: the provider's)"
+    )
+    pr.add_argument("--profile")
+    pr.add_argument("--json", action="store_true")
+
+
+def _add_config(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "config",
+        help="where keys come from; store a key",
+        description="Show where each provider's key comes from (never the key), or store one.",
+    )
+    _debug_flag(p)
+    p.set_defaults(handler="config", config_command="show", profile=None)
+    csub = p.add_subparsers(dest="config_command", metavar="{show,set-key}")
+    ps = csub.add_parser("show", help="key sources, base URLs, config and data paths")
+    _debug_flag(ps)
+    ps.add_argument("--profile")
+    pk = csub.add_parser(
+        "set-key", help="store a key in the config file (read from stdin or a hidden prompt)"
+    )
+    _debug_flag(pk)
+    pk.add_argument("provider", choices=PROVIDER_CHOICES)
+    pk.add_argument("--profile")
+
+
+def _add_providers(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("providers", help="the provider x mode table with models, durations, resolutions")
+    _debug_flag(p)
+    p.add_argument("--markdown", action="store_true", help="as a Markdown table (the README's source)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler="providers")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ltx2", description="LTX-2 API Nodes command line.")
+    _debug_flag(parser, top=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    _add_generate(sub)
+    _add_demo(sub)
+    _add_emulator(sub)
+    _add_jobs(sub)
+    _add_config(sub)
+    _add_providers(sub)
+    return parser
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    handler = args.handler
+    if handler == "generate":
+        from .generate import cmd_generate
+
+        return cmd_generate(args)
+    if handler == "demo":
+        from .demo import cmd_demo
+
+        return cmd_demo(args)
+    if handler == "emulator":
+        from .emulator_cmd import cmd_emulator
+
+        return cmd_emulator(args)
+    if handler == "jobs":
+        from .jobs import cmd_jobs
+
+        return cmd_jobs(args)
+    if handler == "config":
+        from .config_cmd import cmd_config
+
+        return cmd_config(args)
+    if handler == "providers":
+        from .providers_cmd import cmd_providers
+
+        return cmd_providers(args)
+    raise CommandError(f"unknown command {handler!r}")
+
+
+def _silence_stdout() -> None:
+    # Python flushes stdout again at exit; point it at /dev/null so that flush cannot fail too.
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def error(message: str) -> None:
+    print(f"ltx2: error: {redact_text(message)}", file=sys.stderr, flush=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(list(argv) if argv is not None else None)
+    except SystemExit as exc:  # --help (0) or a usage error (2)
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    debug = bool(getattr(args, "debug", False))
+    from ..errors import Interrupted, LTX2Error
+
+    try:
+        return _dispatch(args)
+    except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading: not an error to report
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
+    except (KeyboardInterrupt, Interrupted):
+        if debug:
+            traceback.print_exc()
+        print("ltx2: interrupted", file=sys.stderr, flush=True)
+        return EXIT_INTERRUPTED
+    except (LTX2Error, CommandError) as exc:
+        if debug:
+            traceback.print_exc()
+        error(str(exc))
+        return EXIT_ERROR
+    except Exception as exc:  # an unexpected failure still gets one line, not a traceback
+        if debug:
+            traceback.print_exc()
+        error(f"{type(exc).__name__}: {exc} (run with --debug for details)")
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())
