@@ -25,6 +25,7 @@ from .errors import (
     DownloadError,
     HostingError,
     Interrupted,
+    InvalidInputError,
     JobCancelledError,
     JobFailedError,
     LTX2Error,
@@ -424,6 +425,10 @@ class ProviderClient:
     ) -> Path:
         """Synchronous generate (LTX v1): the answer body is the MP4, streamed to ``dest``."""
         call = self.provider.build_submit(req, uris, sync=True)
+        if call.response != "binary":
+            # Checked before sending: an asynchronous submit answered here would be paid and lost.
+            raise InvalidInputError("sync", True, "asynchronous jobs only", provider=self.provider.name,
+                                    reason=f"{self.provider.display_name} has no synchronous endpoint")
         url = self._url(call.path)
         attempts = max(1, self.retry.submit_attempts)
         part = dest.with_suffix(".part")

@@ -32,7 +32,7 @@ from .errors import (
     SubmitUncertainError,
 )
 from .journal import JobRecord, Journal, RecordState
-from .providers import get_provider
+from .providers import all_providers, get_provider
 from .providers.base import Provider
 from .redact import redact_text, register_secret
 from .types import (
@@ -393,6 +393,12 @@ async def generate(req: GenerationRequest, settings: RunSettings) -> GenerationR
     progress("validating", "Checking inputs")
     req = await probe_url_media(req)
     spec = provider.validate(req)
+    if settings.sync and not provider.supports_sync:
+        # Another provider's submit answers with a job id, not the video: a "sync" call there would
+        # buy a job and never collect it.
+        sync_providers = ", ".join(p.display_name for p in all_providers() if p.supports_sync)
+        raise InvalidInputError("sync", True, f"asynchronous jobs only; synchronous calls exist on {sync_providers}",
+                                provider=provider.name, reason=f"{provider.display_name} has no synchronous endpoint")
     cost = provider.estimate_cost(req)
 
     journal = settings.journal or Journal()

@@ -337,6 +337,19 @@ async def test_sync_ltx_call_downloads_in_one_request(
     assert not any(e.op == "status" for e in emu_env.emulator.log)
 
 
+@pytest.mark.parametrize("provider", ["gmi", "apiinone"])
+async def test_sync_is_refused_where_no_synchronous_endpoint_exists(
+    emu_env: RunningEmulator, tmp_path: Path, journal: Journal, provider: str
+) -> None:
+    # A "sync" submit to an asynchronous API would buy a job and save its JSON answer as the video.
+    req = (_req(seed=1) if provider == "gmi" else GenerationRequest(
+        provider="apiinone", mode=Mode.TEXT_TO_VIDEO, prompt="a kite", duration=5, seed=1))
+    with pytest.raises(InvalidInputError) as info:
+        await runner.generate(req, _settings(tmp_path, journal, sync=True))
+    assert info.value.field == "sync" and "LTX (Lightricks)" in str(info.value)
+    assert emu_env.emulator.log == [] and journal.list(limit=0) == []
+
+
 # --- properties ------------------------------------------------------------------------------------------
 
 

@@ -75,6 +75,7 @@ class Provider(ABC):
     default_hosting: ClassVar[str]
     poll_interval: ClassVar[float] = 5.0  # seconds between status polls
     can_cancel: ClassVar[bool] = False
+    supports_sync: ClassVar[bool] = False  # a synchronous endpoint that answers with the MP4 itself
 
     # --- capabilities ---------------------------------------------------------------------
     @abstractmethod

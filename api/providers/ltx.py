@@ -244,6 +244,7 @@ class LtxProvider(Provider):
     default_hosting = "upload"
     poll_interval = 5.0
     can_cancel = False
+    supports_sync = True  # the v1 endpoints answer with the MP4 body
     # Choices the nodes show for the fields that take a fixed set of words.
     camera_motions = CAMERA_MOTIONS
     retake_modes = RETAKE_MODES
