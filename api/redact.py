@@ -7,7 +7,10 @@ from collections.abc import Iterable
 from typing import Any
 
 _BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+")
-_KEYLIKE = re.compile(r"\b(aio_|sk-|gmi_|ltx_)[A-Za-z0-9._-]{6,}")
+# Key shapes: API in One's "aio_…" and the common "sk-…"; "gmi_…" / "ltx_…" only when long and holding
+# a digit, so names such as "ltx_extend.mp4" or "gmi_image-to-video" stay readable. Every key the
+# config hands out is also registered and removed exactly.
+_KEYLIKE = re.compile(r"\b(aio_|sk-)[A-Za-z0-9_-]{8,}|\b(gmi_|ltx_)(?=[A-Za-z_-]*[0-9])[A-Za-z0-9_-]{16,}")
 _QUERY_SECRETS = re.compile(r"(?i)([?&](?:x-amz-signature|x-goog-signature|signature|sig|token|key|api_key|apikey)=)[^&\s\"']+")
 _SECRET_FIELDS = {"authorization", "api_key", "apikey", "key", "token", "secret", "password", "x-api-key"}
 
@@ -21,12 +24,14 @@ def register_secret(value: str | None) -> None:
 
 
 def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
+    # Structural patterns first, so a registered secret that is part of a token cannot leave the
+    # token's tail behind; then every known secret wherever else it appears.
+    text = _BEARER.sub(r"\1***", text)
+    text = _QUERY_SECRETS.sub(r"\1***", text)
     for secret in sorted({*_known_secrets, *secrets}, key=len, reverse=True):
         if secret:
             text = text.replace(secret, "***")
-    text = _BEARER.sub(r"\1***", text)
-    text = _KEYLIKE.sub(r"\1***", text)
-    return _QUERY_SECRETS.sub(r"\1***", text)
+    return _KEYLIKE.sub(lambda m: (m.group(1) or m.group(2)) + "***", text)
 
 
 def redact(value: Any, secrets: Iterable[str] = ()) -> Any:
