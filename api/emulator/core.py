@@ -15,6 +15,7 @@ import asyncio
 import base64
 import binascii
 import itertools
+import re
 import secrets
 import threading
 import time
@@ -79,9 +80,9 @@ class Fault:
     def parse(cls, text: str) -> Fault:
         """``PROVIDER:OP:KIND[:STATUS][xCOUNT]``, e.g. ``gmi:status:http:503x2`` or ``*:submit:reset``."""
         count = 1
-        if "x" in text.rsplit(":", 1)[-1]:
-            text, _, n = text.rpartition("x")
-            count = int(n)
+        repeat = re.search(r"x(\d+)$", text)  # only a trailing xN is a count: "expire" keeps its x
+        if repeat:
+            text, count = text[: repeat.start()], int(repeat.group(1))
         parts = text.split(":")
         if len(parts) < 3:
             raise ValueError(f"fault {text!r}: expected PROVIDER:OP:KIND[:STATUS][xCOUNT]")
