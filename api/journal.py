@@ -319,6 +319,17 @@ class Journal:
                 return record
         return None
 
+    def find_resumable(self, request_hash: str, *, base_url: str) -> JobRecord | None:
+        """Newest record of this request that the provider accepted and that was never collected
+        (running, finished but not downloaded, or interrupted): collecting it costs nothing more."""
+        states = [s.value for s in (RecordState.SUBMITTED, RecordState.RUNNING, RecordState.SUCCEEDED,
+                                    RecordState.INTERRUPTED)]
+        sql = (f"SELECT * FROM jobs WHERE request_hash = ? AND base_url = ? AND provider_job_id IS NOT NULL "
+               f"AND state IN ({', '.join('?' * len(states))}) ORDER BY created_at DESC, rowid DESC LIMIT 1")
+        with self._connect() as conn:
+            row = conn.execute(sql, [request_hash, base_url, *states]).fetchone()
+        return None if row is None else self._record(row)
+
     def export(self, record: JobRecord) -> dict[str, Any]:
         """JSON-safe view of a record (``ltx2 jobs show``). Holds no key: params and errors were
         redacted when written."""

@@ -4,12 +4,13 @@ Also resumes journalled jobs. The CLI and the nodes both call this."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import ipaddress
 import os
 import re
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -33,7 +34,7 @@ from .errors import (
 )
 from .journal import JobRecord, Journal, RecordState
 from .providers import all_providers, get_provider
-from .providers.base import Provider
+from .providers.base import ModelSpec, Provider
 from .redact import redact_text, register_secret
 from .types import (
     CostEstimate,
@@ -402,7 +403,11 @@ async def generate(req: GenerationRequest, settings: RunSettings) -> GenerationR
     cost = provider.estimate_cost(req)
 
     journal = settings.journal or Journal()
-    if _cache_enabled(req, settings):
+    if not _cache_enabled(req, settings):
+        return await _submit_and_collect(req, settings, provider, spec, cost, key, base_url, journal, progress, clock)
+    # Equal requests run one at a time in this process, so the second finds the first one's result
+    # (or its accepted job) instead of paying again.
+    async with _one_at_a_time(f"{base_url} {req.request_hash()}"):
         cached = journal.find_cached(req.request_hash(), base_url=base_url)
         if cached is not None and cached.result_path:
             progress("done", "Reused an earlier result of the same request", 1.0)
@@ -413,7 +418,47 @@ async def generate(req: GenerationRequest, settings: RunSettings) -> GenerationR
                 timings={"total": progress.elapsed()},
                 from_cache=True,
             )
+        accepted = journal.find_resumable(req.request_hash(), base_url=base_url)
+        if accepted is not None and not settings.sync:
+            # An earlier run of this very request was accepted (and billed) but never collected,
+            # e.g. it was interrupted: collect that job rather than buy another.
+            progress("queued", f"Collecting job {accepted.provider_job_id}, accepted earlier for this request")
+            return await resume(accepted.id, dataclasses.replace(settings, journal=journal, api_key=key))
+        return await _submit_and_collect(req, settings, provider, spec, cost, key, base_url, journal, progress, clock)
 
+
+_equal_request_locks: dict[tuple[int, str], tuple[asyncio.Lock, int]] = {}
+
+
+@contextlib.asynccontextmanager
+async def _one_at_a_time(key: str) -> AsyncIterator[None]:
+    """A lock per request key (and event loop), dropped when nobody holds or waits for it."""
+    slot = (id(asyncio.get_running_loop()), key)
+    lock, users = _equal_request_locks.get(slot, (asyncio.Lock(), 0))
+    _equal_request_locks[slot] = (lock, users + 1)
+    try:
+        async with lock:
+            yield
+    finally:
+        lock, users = _equal_request_locks[slot]
+        if users <= 1:
+            del _equal_request_locks[slot]
+        else:
+            _equal_request_locks[slot] = (lock, users - 1)
+
+
+async def _submit_and_collect(
+    req: GenerationRequest,
+    settings: RunSettings,
+    provider: Provider,
+    spec: ModelSpec,
+    cost: CostEstimate | None,
+    key: str,
+    base_url: str,
+    journal: Journal,
+    progress: _Progress,
+    clock: _Clock,
+) -> GenerationResult:
     from .hosting import HostingCache, host_request_media  # late: hosting pulls in its own caches
 
     async with _client(provider, key, base_url, settings) as client:

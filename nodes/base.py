@@ -101,6 +101,7 @@ def run_settings(settings: LTX2Settings, *, filename_prefix: str, on_progress: A
         hosting=settings.hosting,
         poll_timeout=float(settings.poll_timeout),
         use_cache=settings.use_cache,
+        sync=settings.sync,
         poll_interval=settings.effective_poll_interval(),
         cancel_check=processing_interrupted,
         on_progress=on_progress,
@@ -113,7 +114,8 @@ def interrupted_message(provider_label: str, job_ref: str | None) -> str:
     return (
         f"LTX-2: stopped waiting for the {provider_label} job{ref}. The job continues on the provider and "
         f"stays in the journal: collect it later with the LTX-2 Load Job Result node (job_id {target}) or "
-        f"`ltx2 jobs resume {target}`; running this node again would pay for a new job."
+        f"`ltx2 jobs resume {target}`. Running this node again with the same inputs and seed also collects "
+        f"this job instead of paying for a new one."
     )
 
 

@@ -275,6 +275,55 @@ async def test_resume_of_an_interrupted_job_never_resubmits(
     assert emu_env.emulator.submit_requests["gmi"] == 1 and emu_env.emulator.jobs_created["gmi"] == 1
 
 
+async def test_running_an_interrupted_request_again_collects_the_same_job(
+    emu_env: RunningEmulator, tmp_path: Path, journal: Journal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A user cancels in ComfyUI, then queues the same graph again: the accepted job is collected.
+    monkeypatch.setattr(emu_env.emulator.config, "processing_seconds", 60.0)
+    polls: list[str] = []
+    settings = _settings(tmp_path, journal, cancel_check=lambda: len(polls) >= 3,
+                         on_progress=lambda e: polls.append(e.phase) if e.phase == "processing" else None)
+    with pytest.raises(Interrupted):
+        await runner.generate(_req(seed=5), settings)
+    [record] = journal.list(limit=0)
+    emu_env.emulator.jobs[record.provider_job_id].processing_seconds = 0.0
+
+    events: list[ProgressEvent] = []
+    result = await runner.generate(_req(seed=5), _settings(tmp_path, journal, on_progress=events.append))
+    assert result.request_id == record.provider_job_id and result.journal_id == record.id
+    assert any("accepted earlier" in e.message for e in events)
+    assert emu_env.emulator.submit_requests["gmi"] == 1 and emu_env.emulator.jobs_created["gmi"] == 1
+    assert [r.state for r in journal.list(limit=0)] == [RecordState.DOWNLOADED]
+
+
+async def test_an_interrupted_random_seed_request_is_a_new_take(
+    emu_env: RunningEmulator, tmp_path: Path, journal: Journal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(emu_env.emulator.config, "processing_seconds", 60.0)
+    polls: list[str] = []
+    settings = _settings(tmp_path, journal, cancel_check=lambda: len(polls) >= 2,
+                         on_progress=lambda e: polls.append(e.phase) if e.phase == "processing" else None)
+    with pytest.raises(Interrupted):
+        await runner.generate(_req(seed=None), settings)
+    monkeypatch.setattr(emu_env.emulator.config, "processing_seconds", 0.0)
+    await runner.generate(_req(seed=None), _settings(tmp_path, journal))
+    assert emu_env.emulator.jobs_created["gmi"] == 2  # no fixed seed: the user asked for a fresh take
+
+
+async def test_equal_requests_at_the_same_time_pay_once(
+    emu_env: RunningEmulator, tmp_path: Path, journal: Journal
+) -> None:
+    import asyncio
+
+    results = await asyncio.gather(*(runner.generate(_req(seed=9), _settings(tmp_path, journal)) for _ in range(3)))
+    assert emu_env.emulator.submit_requests["gmi"] == 1
+    assert len({r.path for r in results}) == 1 and sum(r.from_cache for r in results) == 2
+    # Different requests still run side by side.
+    other = await asyncio.gather(runner.generate(_req(seed=10), _settings(tmp_path, journal)),
+                                 runner.generate(_req(seed=11), _settings(tmp_path, journal)))
+    assert emu_env.emulator.jobs_created["gmi"] == 3 and other[0].path != other[1].path
+
+
 async def test_resume_of_a_downloaded_job_returns_the_file(
     emu_env: RunningEmulator, tmp_path: Path, journal: Journal
 ) -> None:
