@@ -535,3 +535,32 @@ def test_cost(r: GenerationRequest, amount: float) -> None:
     assert cost is not None and cost.unit == "USD"
     assert cost.amount == pytest.approx(amount)
     assert "USD/s" in cost.detail
+
+
+# --- media URLs the LTX API fetches itself ------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("url", "ok"),
+    [
+        ("https://cdn.example.com/a.png", True),
+        ("http://cdn.example.com/a.png", False),  # https only
+        ("https://93.184.216.34/a.png", False),  # no IP literals
+        ("https://[2001:db8::1]/a.png", False),
+        ("http://127.0.0.1:8765/_files/abc", True),  # loopback: a local emulator or proxy
+        ("http://localhost/a.png", True),
+    ],
+)
+def test_media_urls_must_be_https_with_a_host_name(url: str, ok: bool) -> None:
+    from ltx2_nodes.api.errors import InvalidInputError
+    from ltx2_nodes.api.media.inputs import media_from_url
+    from ltx2_nodes.api.types import GenerationRequest, MediaKind, Mode
+
+    req = GenerationRequest(provider="ltx", mode=Mode.IMAGE_TO_VIDEO, model="ltx-2-fast", prompt="p", duration=6,
+                            resolution="1920x1080", fps=25, image=media_from_url(url, MediaKind.IMAGE))
+    provider = get_provider("ltx")
+    if ok:
+        provider.validate(req)
+    else:
+        with pytest.raises(InvalidInputError) as info:
+            provider.validate(req)
+        assert info.value.field == "image"

@@ -7,10 +7,12 @@ What the API does not document lives in the ``UNCERTAIN`` block below so it can 
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
+from urllib.parse import urlsplit
 
 from ..errors import (
     AuthError,
@@ -231,6 +233,32 @@ def parse_expiry(value: Any, *, now: float | None = None) -> float | None:
     return None
 
 
+def check_media_url(field: str, url: str, *, provider: str = "ltx") -> None:
+    """The LTX API fetches media URLs itself: https only, a host name rather than an IP address.
+    Loopback hosts stay allowed so a local emulator or proxy can serve them."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    loopback = host in ("localhost",) or _is_loopback_ip(host)
+    if loopback:
+        return
+    if parts.scheme != "https":
+        raise InvalidInputError(field, url, "an https:// URL (or a local file, which is uploaded)", provider=provider,
+                                reason="the LTX API only fetches https URLs")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return
+    raise InvalidInputError(field, url, "an https URL with a host name (or a local file, which is uploaded)",
+                            provider=provider, reason="the LTX API does not fetch URLs whose host is an IP address")
+
+
+def _is_loopback_ip(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 class LtxProvider(Provider):
     """The LTX API by Lightricks. Hosting: the official ``/v1/upload`` flow, data URIs (smaller
     limits) or URLs the user already hosts (https, no IP addresses, no redirects)."""
@@ -275,6 +303,8 @@ class LtxProvider(Provider):
             c.check_media_kind(name, media, kind, provider=p)
             c.check_media_type(name, media, self.media_limits(kind), provider=p)
             c.check_media_size(name, media, self.media_limits(kind), provider=p)
+            if media.url is not None:
+                check_media_url(name, media.url, provider=p)
             if kind == MediaKind.VIDEO and media.info.video_codec:
                 c.one_of(
                     name,
