@@ -339,3 +339,21 @@ async def test_equal_requests_reuse_the_collected_result(env) -> None:
     assert second["result"][0].get_stream_source() == first["result"][0].get_stream_source()
     assert second["result"][1].shape[0] == 5
     assert np.allclose(first["result"][1].numpy(), second["result"][1].numpy())
+
+
+async def test_settings_sync_uses_the_ltx_v1_call_and_is_refused_elsewhere(env) -> None:
+    from ltx2_nodes.nodes.settings import LTX2ProviderSettings
+
+    (settings,) = LTX2ProviderSettings().build(sync=True)
+    common = dict(model="auto", prompt="a lighthouse at dusk", duration=6, resolution="auto", fps="25",
+                  aspect_ratio="auto", camera_motion="none", generate_audio=False, seed=4, settings=settings)
+    out = await LTX2TextToVideo().generate(provider="LTX (Lightricks)", **common)
+    video, frames, *_ = out["result"]
+    assert Path(video.get_stream_source()).read_bytes()[4:8] == b"ftyp" and frames.shape[0] > 0
+    paths = [entry.path for entry in env.emulator.log]
+    assert paths == ["/ltx/v1/text-to-video"]  # one synchronous call, no job to poll
+
+    env.emulator.log.clear()
+    with pytest.raises(LTX2InputError) as info:
+        await LTX2TextToVideo().generate(provider="GMI Cloud", **common)
+    assert "sync" in str(info.value) and env.emulator.log == []
