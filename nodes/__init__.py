@@ -6,7 +6,13 @@ from .jobs import LTX2LoadJobResult
 from .routes import register_routes
 from .settings import LTX2ProviderSettings
 
-register_routes()  # front-end routes; nothing happens outside ComfyUI
+if register_routes():  # front-end routes, only inside ComfyUI
+    import threading
+
+    from .pending import report_unfinished_once
+
+    # At start, name the paid jobs never collected (in a thread: loading the pack stays instant).
+    threading.Thread(target=report_unfinished_once, name="ltx2-pending", daemon=True).start()
 
 NODE_CLASS_MAPPINGS: dict[str, type] = {node_id: cls for node_id, (cls, _) in GENERATION_NODES.items()}
 NODE_DISPLAY_NAME_MAPPINGS: dict[str, str] = {
