@@ -284,9 +284,13 @@ class _Scene:
     def __init__(self, width: int, height: int, prompt: str, seed: int) -> None:
         rng = _rng("scene", prompt, seed)
         self.w, self.h = width, height
-        self.yy, self.xx = np.mgrid[0:height, 0:width].astype(np.float32)
+        self.x = np.arange(width, dtype=np.float32)
+        self.y = np.arange(height, dtype=np.float32)
         self.col_a = rng.uniform(20, 235, 3).astype(np.float32)
         self.col_b = rng.uniform(20, 235, 3).astype(np.float32)
+        # gradient colour for each of 256 mix levels: a lookup beats per-pixel float blending
+        levels = np.linspace(0.0, 1.0, 256, dtype=np.float32)[:, None]
+        self.lut = np.clip(self.col_a + (self.col_b - self.col_a) * levels + 0.5, 0, 255).astype(np.uint8)
         angle = rng.uniform(0, 2 * np.pi)
         self.dir = (math.cos(angle), math.sin(angle))
         self.stripes = rng.uniform(1.5, 4.0)
@@ -308,16 +312,26 @@ class _Scene:
     def frame(self, t: float) -> np.ndarray:
         w, h = self.w, self.h
         pan = self.drift * t * w
-        u = ((self.xx + pan) * self.dir[0] + self.yy * self.dir[1]) / max(w, h)
-        mix = 0.5 + 0.5 * np.sin(2 * np.pi * (u * self.stripes + 0.15 * t))
-        img = self.col_a + (self.col_b - self.col_a) * mix[..., None]
+        # Stripes: sin(a(x) + b(y)) split into two outer products (no per-pixel trigonometry).
+        k = 2 * np.pi * self.stripes / max(w, h)
+        ax = k * (self.x + pan) * self.dir[0] + 2 * np.pi * 0.15 * t
+        by = k * self.y * self.dir[1]
+        wave = np.outer(np.cos(by), np.sin(ax))
+        wave += np.outer(np.sin(by), np.cos(ax))
+        img = self.lut[((wave + 1.0) * 127.5 + 0.5).astype(np.uint8)]
         for colour, radius, speed, phase, orbit in self.discs:
             cx = w * (0.5 + orbit[0] * math.sin(speed[0] * t * 2.0 + phase[0])) - pan * 0.3
             cy = h * (0.5 + orbit[1] * math.sin(speed[1] * t * 2.0 + phase[1]))
-            dist = np.sqrt((self.xx - cx) ** 2 + (self.yy - cy) ** 2)
+            # Only the disc's bounding box can change.
+            x0, x1 = max(0, int(cx - radius) - 1), min(w, int(cx + radius) + 2)
+            y0, y1 = max(0, int(cy - radius) - 1), min(h, int(cy + radius) + 2)
+            if x0 >= x1 or y0 >= y1:
+                continue
+            dist = np.sqrt((self.x[None, x0:x1] - cx) ** 2 + (self.y[y0:y1, None] - cy) ** 2)
             alpha = np.clip(radius - dist, 0.0, 1.5)[..., None] / 1.5
-            img = img + (colour - img) * alpha
-        return np.clip(img + 0.5, 0, 255).astype(np.uint8)
+            region = img[y0:y1, x0:x1].astype(np.float32)
+            img[y0:y1, x0:x1] = np.clip(region + (colour - region) * alpha + 0.5, 0, 255).astype(np.uint8)
+        return img
 
 
 class _Drift:
