@@ -78,3 +78,11 @@ async def test_key_post_rejects_bad_bodies(client: TestClient) -> None:
 def test_only_loopback_clients_count_as_local() -> None:
     assert _is_loopback("127.0.0.1") and _is_loopback("::1")
     assert not _is_loopback("192.168.1.20") and not _is_loopback(None) and not _is_loopback("garbage")
+
+
+async def test_audio_driven_modes_show_a_price_per_second(client: TestClient) -> None:
+    # The length follows the audio, unknown until it is connected.
+    resp = await client.post("/ltx2/estimate", json={"mode": "audio-to-video", "widgets": {
+        "provider": "LTX (Lightricks)", "model": "auto", "resolution": "1920x1080", "guidance_scale": 0, "seed": 0}})
+    body = await resp.json()
+    assert body["per_second"] is True and body["text"] == "$0.06/s"
