@@ -31,9 +31,9 @@ def report_unfinished_once() -> int | None:
         return None
     if count:
         log.warning(
-            "LTX-2: %d paid jobs were never collected; run `ltx2 jobs list` or use the LTX-2 Load Job "
-            "Result node",
+            "LTX-2: %d paid %s never collected; run `ltx2 jobs list` or use the LTX-2 Load Job Result node",
             count,
+            "job was" if count == 1 else "jobs were",
         )
     return count
 

@@ -168,5 +168,5 @@ async def test_unfinished_jobs_are_reported_once(env, caplog: pytest.LogCaptureF
         assert pending.report_unfinished_once() is None
     messages = [r.getMessage() for r in caplog.records]
     assert messages == [
-        "LTX-2: 1 paid jobs were never collected; run `ltx2 jobs list` or use the LTX-2 Load Job Result node"
+        "LTX-2: 1 paid job was never collected; run `ltx2 jobs list` or use the LTX-2 Load Job Result node"
     ]
