@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 import ui_workflows as uw
 
 MODE_NODES = {
