@@ -11,11 +11,12 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
-from typing import Any
-
-from aiohttp import web
+from typing import TYPE_CHECKING, Any
 
 from . import comfy
+
+if TYPE_CHECKING:  # aiohttp is loaded by ComfyUI already; the command line never needs it here
+    from aiohttp import web
 
 log = logging.getLogger("ltx2_nodes")
 _registered = False
@@ -29,12 +30,16 @@ def _is_loopback(remote: str | None) -> bool:
 
 
 async def capabilities_handler(request: web.Request) -> web.Response:
+    from aiohttp import web
+
     from ..api.capabilities import capabilities
 
     return web.json_response(capabilities())
 
 
 async def estimate_handler(request: web.Request) -> web.Response:
+    from aiohttp import web
+
     from ..api.capabilities import estimate_from_widgets
 
     try:
@@ -47,6 +52,8 @@ async def estimate_handler(request: web.Request) -> web.Response:
 
 
 async def keys_get_handler(request: web.Request) -> web.Response:
+    from aiohttp import web
+
     from ..api.config import config_path, key_status
     from ..api.errors import LTX2Error
     from ..api.providers import get_provider
@@ -63,6 +70,8 @@ async def keys_get_handler(request: web.Request) -> web.Response:
 
 
 async def keys_post_handler(request: web.Request) -> web.Response:
+    from aiohttp import web
+
     from ..api.config import save_key
     from ..api.errors import LTX2Error
 
