@@ -37,8 +37,15 @@ def normalize_provider_name(name: str) -> str:
     for key, display in DISPLAY_NAMES.items():
         if lowered in (key, display.lower()):
             return key
-    aliases = {"api in one": "apiinone", "api-in-one": "apiinone", "aio": "apiinone", "gmicloud": "gmi",
-               "gmi-cloud": "gmi", "lightricks": "ltx", "ltx-api": "ltx"}
+    aliases = {
+        "api in one": "apiinone",
+        "api-in-one": "apiinone",
+        "aio": "apiinone",
+        "gmicloud": "gmi",
+        "gmi-cloud": "gmi",
+        "lightricks": "ltx",
+        "ltx-api": "ltx",
+    }
     if lowered in aliases:
         return aliases[lowered]
     raise InvalidInputError("provider", name, ", ".join(f"{k} ({v})" for k, v in DISPLAY_NAMES.items()))

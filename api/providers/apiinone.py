@@ -12,8 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..errors import InvalidInputError, LTX2Error, ProviderError
-from ..redact import redact, redact_text
+from ..errors import InvalidInputError, LTX2Error
 from ..types import (
     CostEstimate,
     GenerationRequest,
@@ -67,6 +66,17 @@ FAILURE_REASON_PATHS: tuple[str, ...] = (
     "error",
     "detail",
 )
+
+# Where a status answer keeps each fact (with the tables above: one place to correct).
+STATUS_SHAPE = c.StatusShape(
+    status_paths=("data.status", "status"),
+    table=STATUS_TABLE,
+    url_paths=VIDEO_URL_PATHS,
+    failure_paths=FAILURE_REASON_PATHS,
+    progress_paths=("data.progress",),
+    noun="task",
+)
+
 # audio_duration / video_duration are sent as a float with this many decimals (integer: 0).
 MEDIA_DURATION_DECIMALS = 2
 # Credits: documented ranges per mode; the split by resolution and length is not published, so
@@ -130,25 +140,6 @@ MODE_FIELDS: dict[Mode, set[str]] = {
     Mode.LIPSYNC: {"prompt", "resolution", "audio", "image"},
     Mode.CONTROL: {"prompt", "resolution", "video", "control_mode", "audio_mode"},
 }
-_ALL_FIELDS = (
-    "prompt",
-    "duration",
-    "resolution",
-    "fps",
-    "aspect_ratio",
-    "camera_motion",
-    "generate_audio",
-    "guidance_scale",
-    "start_time",
-    "retake_mode",
-    "extend_mode",
-    "context",
-    "control_mode",
-    "audio_mode",
-    "image",
-    "audio",
-    "video",
-)
 
 
 def expected_credits_range(mode: Mode | str) -> tuple[int, int]:
@@ -163,6 +154,14 @@ def expected_credits_range(mode: Mode | str) -> tuple[int, int]:
             reason="API in One does not offer this mode",
         )
     return CREDIT_RANGES[mode]
+
+
+def _envelope_message(body: Any) -> str | None:
+    """The envelope's own ``message`` when it is not a plain "success" (a last place for a reason)."""
+    top = c.lookup(body, "message")
+    if isinstance(top, str) and c.status_word(top) not in ("success", "ok", ""):
+        return top
+    return None
 
 
 def _envelope_code(body: Any) -> int | None:
@@ -212,7 +211,7 @@ class ApiInOneProvider(Provider):
         allowed = MODE_FIELDS[req.mode]
         c.refuse_if_set(
             req,
-            [f for f in _ALL_FIELDS if f not in allowed],
+            [f for f in c.REQUEST_FIELDS if f not in allowed],
             provider=p,
             context=f"{self.display_name} {req.mode.value} does not take it",
         )
@@ -325,50 +324,16 @@ class ApiInOneProvider(Provider):
 
     def parse_submit(self, req: GenerationRequest, body: Any) -> SubmittedJob:
         self._raise_if_error(body)
-        found = c.first_present(
-            body,
-            ("data.task_id", "data.id", "task_id", "id"),
-            accept=lambda v: isinstance(v, (str, int)) and not isinstance(v, bool),
+        return c.parse_job_id(
+            self, req, body, ("data.task_id", "data.id", "task_id", "id"), noun="task", model=MODEL
         )
-        if found is None:
-            raise c.unexpected_body(self.display_name, self.name, "a task id", body)
-        return SubmittedJob(provider=self.name, mode=req.mode, job_id=str(found[1]), model=MODEL)
 
     def build_status(self, job: SubmittedJob) -> HttpCall:
         return HttpCall("GET", f"/tasks/{job.job_id}")
 
     def parse_status(self, body: Any) -> JobStatus:
         self._raise_if_error(body)
-        word = c.lookup(body, "data.status")
-        if word is None:
-            word = c.lookup(body, "status")
-        state = c.map_status(word, STATUS_TABLE)
-        safe = redact(body)
-        if state is None:
-            raise ProviderError(
-                f"{self.display_name} reported an unknown task status {word!r}: {c.short_body(body)}",
-                provider=self.name,
-                raw=safe,
-            )
-        progress = c.parse_progress(c.lookup(body, "data.progress"))
-        if state == JobState.SUCCEEDED:
-            url = c.find_url(body, VIDEO_URL_PATHS)
-            if url is None:
-                raise c.unexpected_body(
-                    self.display_name, self.name, "the video URL of the finished task", body
-                )
-            return JobStatus(state=state, raw_status=str(word), video_url=url, progress=1.0, raw=safe)
-        error = None
-        if state in (JobState.FAILED, JobState.CANCELLED):
-            error = c.find_message(body, FAILURE_REASON_PATHS)
-            if error is None:
-                top = c.lookup(body, "message")
-                if isinstance(top, str) and c.status_word(top) not in ("success", "ok", ""):
-                    error = top
-            if error is None and state == JobState.FAILED:
-                error = f"{self.display_name} gave no reason: {c.short_body(body)}"
-            error = redact_text(error) if error else None
-        return JobStatus(state=state, raw_status=str(word), error=error, progress=progress, raw=safe)
+        return c.parse_job_status(self, body, STATUS_SHAPE, extra_reason=_envelope_message)
 
     def parse_error(self, status_code: int, body: Any, headers: Mapping[str, str]) -> LTX2Error:
         """Both error forms. A 2xx status (error inside a 200 answer) takes the body's code."""

@@ -93,15 +93,25 @@ class Provider(ABC):
         """The model spec for a request; ``req.model`` None means the first (default) model."""
         specs = self.models(req.mode)
         if not specs:
-            raise InvalidInputError("mode", req.mode.value, ", ".join(m.value for m in self.modes()),
-                                    provider=self.name, reason=f"{self.display_name} does not offer this mode")
+            raise InvalidInputError(
+                "mode",
+                req.mode.value,
+                ", ".join(m.value for m in self.modes()),
+                provider=self.name,
+                reason=f"{self.display_name} does not offer this mode",
+            )
         if req.model in (None, "", "auto", "default"):
             return specs[0]
         for spec in specs:
             if req.model in (spec.name, spec.wire_id):
                 return spec
-        raise InvalidInputError("model", req.model, ", ".join(s.name for s in specs), provider=self.name,
-                                reason=f"not offered by {self.display_name} for {req.mode.value}")
+        raise InvalidInputError(
+            "model",
+            req.model,
+            ", ".join(s.name for s in specs),
+            provider=self.name,
+            reason=f"not offered by {self.display_name} for {req.mode.value}",
+        )
 
     @abstractmethod
     def media_limits(self, kind: MediaKind) -> MediaLimits:
@@ -121,7 +131,9 @@ class Provider(ABC):
         return {"Authorization": f"Bearer {api_key}"}
 
     @abstractmethod
-    def build_submit(self, req: GenerationRequest, uris: Mapping[str, str], *, sync: bool = False) -> HttpCall:
+    def build_submit(
+        self, req: GenerationRequest, uris: Mapping[str, str], *, sync: bool = False
+    ) -> HttpCall:
         """The submit call. ``uris`` maps media field names ("image", "audio", "video") to hosted URIs."""
 
     @abstractmethod

@@ -3,12 +3,13 @@ mapping, and the LTX list prices. Pure functions: no I/O."""
 
 from __future__ import annotations
 
+import dataclasses
 import email.utils
 import math
 import re
 import time
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from ..errors import (
     AuthError,
@@ -22,8 +23,19 @@ from ..errors import (
     RequestTooLargeError,
 )
 from ..redact import redact, redact_text
-from ..types import GenerationRequest, JobState, MediaInput, MediaKind
+from ..types import GenerationRequest, JobState, JobStatus, MediaInput, MediaKind, SubmittedJob
 from .base import MediaLimits
+
+if TYPE_CHECKING:
+    from .base import Provider
+
+# Every request field a user can set, in the order refusals are checked. Seed is left out: every
+# provider accepts it (it asks for a fresh take), only some send it.
+REQUEST_FIELDS: tuple[str, ...] = tuple(
+    f.name
+    for f in dataclasses.fields(GenerationRequest)
+    if f.name not in ("provider", "mode", "model", "seed")
+)
 
 # --- validation -------------------------------------------------------------------------------------
 
@@ -485,6 +497,83 @@ def unexpected_body(display: str, provider: str, what: str, body: Any) -> Provid
 
 
 # --- HTTP errors ------------------------------------------------------------------------------------
+
+
+def _is_job_id(value: Any) -> bool:
+    return isinstance(value, (str, int)) and not isinstance(value, bool)
+
+
+def parse_job_id(
+    provider: Provider,
+    req: GenerationRequest,
+    body: Any,
+    paths: Iterable[str],
+    *,
+    noun: str = "job",
+    model: str | None = None,
+) -> SubmittedJob:
+    """The job handle from a submit answer: the first id found at ``paths``."""
+    found = first_present(body, paths, accept=_is_job_id)
+    if found is None:
+        raise unexpected_body(provider.display_name, provider.name, f"a {noun} id", body)
+    return SubmittedJob(
+        provider=provider.name,
+        mode=req.mode,
+        job_id=str(found[1]),
+        model=model or provider.resolve_model(req).name,
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class StatusShape:
+    """Where one provider's status answer keeps each fact (the provider module's tables)."""
+
+    status_paths: tuple[str, ...]
+    table: Mapping[str, JobState]
+    url_paths: tuple[str, ...]
+    failure_paths: tuple[str, ...]
+    progress_paths: tuple[str, ...] = ()
+    noun: str = "job"
+
+
+def parse_job_status(
+    provider: Provider,
+    body: Any,
+    shape: StatusShape,
+    *,
+    extra_reason: Callable[[Any], str | None] | None = None,
+) -> JobStatus:
+    """One status answer in neutral form. An unknown status word or a finished job without a video
+    URL is a ProviderError quoting the (redacted) body; a failure reason is looked for wherever the
+    provider may put it (``extra_reason`` is a last place to look)."""
+    found = first_present(body, shape.status_paths, accept=lambda v: v is not None)
+    word = found[1] if found else None
+    state = map_status(word, shape.table)
+    safe = redact(body)
+    if state is None:
+        raise ProviderError(
+            f"{provider.display_name} reported an unknown {shape.noun} status {word!r}: {short_body(body)}",
+            provider=provider.name,
+            raw=safe,
+        )
+    if state == JobState.SUCCEEDED:
+        url = find_url(body, shape.url_paths)
+        if url is None:
+            raise unexpected_body(
+                provider.display_name, provider.name, f"the video URL of the finished {shape.noun}", body
+            )
+        return JobStatus(state=state, raw_status=str(word), video_url=url, progress=1.0, raw=safe)
+    progress_found = first_present(body, shape.progress_paths, accept=lambda v: v is not None)
+    progress = parse_progress(progress_found[1] if progress_found else None)
+    error = None
+    if state in (JobState.FAILED, JobState.CANCELLED):
+        error = find_message(body, shape.failure_paths)
+        if error is None and extra_reason is not None:
+            error = extra_reason(body)
+        if error is None and state == JobState.FAILED:
+            error = f"{provider.display_name} gave no reason: {short_body(body)}"
+        error = redact_text(error) if error else None
+    return JobStatus(state=state, raw_status=str(word), error=error, progress=progress, raw=safe)
 
 
 def header(headers: Mapping[str, str] | None, name: str) -> str | None:

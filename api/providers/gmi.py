@@ -11,8 +11,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from ..errors import InvalidInputError, LTX2Error, ProviderError
-from ..redact import redact, redact_text
+from ..errors import InvalidInputError, LTX2Error
 from ..types import (
     CostEstimate,
     GenerationRequest,
@@ -78,6 +77,16 @@ STATUS_TABLE: dict[str, JobState] = {
     "cancelled": JobState.CANCELLED,
     "canceled": JobState.CANCELLED,
 }
+
+# Where a status answer keeps each fact (with the tables above: one place to correct).
+STATUS_SHAPE = c.StatusShape(
+    status_paths=("status", "data.status"),
+    table=STATUS_TABLE,
+    url_paths=VIDEO_URL_PATHS,
+    failure_paths=FAILURE_REASON_PATHS,
+    progress_paths=("progress", "outcome.progress"),
+    noun="job",
+)
 
 RESOLUTIONS = ("1920x1080", "2560x1440", "3840x2160")
 FPS = (25, 50)
@@ -146,25 +155,6 @@ MODE_FIELDS: dict[Mode, set[str]] = {
     Mode.AUDIO_TO_VIDEO: {"prompt", "audio", "image", "resolution", "fps", "guidance_scale"},
     Mode.RETAKE: {"prompt", "video", "start_time", "duration", "retake_mode"},
 }
-_ALL_FIELDS = (
-    "prompt",
-    "duration",
-    "resolution",
-    "fps",
-    "aspect_ratio",
-    "camera_motion",
-    "generate_audio",
-    "guidance_scale",
-    "start_time",
-    "retake_mode",
-    "extend_mode",
-    "context",
-    "control_mode",
-    "audio_mode",
-    "image",
-    "audio",
-    "video",
-)
 
 
 class GmiProvider(Provider):
@@ -203,7 +193,7 @@ class GmiProvider(Provider):
         allowed = MODE_FIELDS[req.mode]
         c.refuse_if_set(
             req,
-            [f for f in _ALL_FIELDS if f not in allowed],
+            [f for f in c.REQUEST_FIELDS if f not in allowed],
             provider=p,
             context=f"{self.display_name} {req.mode.value} does not take it",
         )
@@ -348,47 +338,15 @@ class GmiProvider(Provider):
         return HttpCall("POST", "/requests", json={"model": spec.wire_id, "payload": payload})
 
     def parse_submit(self, req: GenerationRequest, body: Any) -> SubmittedJob:
-        found = c.first_present(
-            body,
-            ("request_id", "id", "data.request_id", "data.id"),
-            accept=lambda v: isinstance(v, (str, int)) and not isinstance(v, bool),
-        )
-        if found is None:
-            raise c.unexpected_body(self.display_name, self.name, "a request id", body)
-        return SubmittedJob(
-            provider=self.name, mode=req.mode, job_id=str(found[1]), model=self.resolve_model(req).name
+        return c.parse_job_id(
+            self, req, body, ("request_id", "id", "data.request_id", "data.id"), noun="request"
         )
 
     def build_status(self, job: SubmittedJob) -> HttpCall:
         return HttpCall("GET", f"/requests/{job.job_id}")
 
     def parse_status(self, body: Any) -> JobStatus:
-        word = c.lookup(body, "status")
-        if word is None:
-            word = c.lookup(body, "data.status")
-        state = c.map_status(word, STATUS_TABLE)
-        safe = redact(body)
-        if state is None:
-            raise ProviderError(
-                f"{self.display_name} reported an unknown job status {word!r}: {c.short_body(body)}",
-                provider=self.name,
-                raw=safe,
-            )
-        progress = c.parse_progress(c.lookup(body, "progress", c.lookup(body, "outcome.progress")))
-        if state == JobState.SUCCEEDED:
-            url = c.find_url(body, VIDEO_URL_PATHS)
-            if url is None:
-                raise c.unexpected_body(
-                    self.display_name, self.name, "the video URL of the finished job", body
-                )
-            return JobStatus(state=state, raw_status=str(word), video_url=url, progress=1.0, raw=safe)
-        error = None
-        if state in (JobState.FAILED, JobState.CANCELLED):
-            error = c.find_message(body, FAILURE_REASON_PATHS)
-            if error is None and state == JobState.FAILED:
-                error = f"{self.display_name} gave no reason: {c.short_body(body)}"
-            error = redact_text(error) if error else None
-        return JobStatus(state=state, raw_status=str(word), error=error, progress=progress, raw=safe)
+        return c.parse_job_status(self, body, STATUS_SHAPE)
 
     def parse_error(self, status_code: int, body: Any, headers: Mapping[str, str]) -> LTX2Error:
         error_type = c.lookup(body, "error.type") or c.lookup(body, "type")

@@ -25,7 +25,6 @@ from ..errors import (
     RateLimitError,
     RequestTooLargeError,
 )
-from ..redact import redact, redact_text
 from ..types import (
     CostEstimate,
     GenerationRequest,
@@ -73,6 +72,16 @@ STATUS_TABLE: dict[str, JobState] = {
     "cancelled": JobState.CANCELLED,
     "canceled": JobState.CANCELLED,
 }
+
+# Where a status answer keeps each fact (with the tables above: one place to correct).
+STATUS_SHAPE = c.StatusShape(
+    status_paths=("status", "data.status"),
+    table=STATUS_TABLE,
+    url_paths=VIDEO_URL_PATHS,
+    failure_paths=FAILURE_REASON_PATHS,
+    progress_paths=("progress",),
+    noun="job",
+)
 
 # Documented error types -> typed errors.
 ERROR_TYPES: dict[str, type[LTX2Error]] = {
@@ -190,25 +199,6 @@ MODE_FIELDS: dict[Mode, set[str]] = {
     Mode.RETAKE: {"prompt", "video", "start_time", "duration", "retake_mode"},
     Mode.EXTEND: {"prompt", "video", "duration", "extend_mode", "context"},
 }
-_ALL_FIELDS = (
-    "prompt",
-    "duration",
-    "resolution",
-    "fps",
-    "aspect_ratio",
-    "camera_motion",
-    "generate_audio",
-    "guidance_scale",
-    "start_time",
-    "retake_mode",
-    "extend_mode",
-    "context",
-    "control_mode",
-    "audio_mode",
-    "image",
-    "audio",
-    "video",
-)
 
 
 def parse_expiry(value: Any, *, now: float | None = None) -> float | None:
@@ -242,14 +232,24 @@ def check_media_url(field: str, url: str, *, provider: str = "ltx") -> None:
     if loopback:
         return
     if parts.scheme != "https":
-        raise InvalidInputError(field, url, "an https:// URL (or a local file, which is uploaded)", provider=provider,
-                                reason="the LTX API only fetches https URLs")
+        raise InvalidInputError(
+            field,
+            url,
+            "an https:// URL (or a local file, which is uploaded)",
+            provider=provider,
+            reason="the LTX API only fetches https URLs",
+        )
     try:
         ipaddress.ip_address(host)
     except ValueError:
         return
-    raise InvalidInputError(field, url, "an https URL with a host name (or a local file, which is uploaded)",
-                            provider=provider, reason="the LTX API does not fetch URLs whose host is an IP address")
+    raise InvalidInputError(
+        field,
+        url,
+        "an https URL with a host name (or a local file, which is uploaded)",
+        provider=provider,
+        reason="the LTX API does not fetch URLs whose host is an IP address",
+    )
 
 
 def _is_loopback_ip(host: str) -> bool:
@@ -292,7 +292,7 @@ class LtxProvider(Provider):
         allowed = MODE_FIELDS[req.mode]
         c.refuse_if_set(
             req,
-            [f for f in _ALL_FIELDS if f not in allowed],
+            [f for f in c.REQUEST_FIELDS if f not in allowed],
             provider=p,
             context=f"{self.display_name} {req.mode.value} does not take it",
         )
@@ -525,47 +525,13 @@ class LtxProvider(Provider):
         return HttpCall("POST", f"/v2/{req.mode.value}", json=body)
 
     def parse_submit(self, req: GenerationRequest, body: Any) -> SubmittedJob:
-        found = c.first_present(
-            body,
-            ("id", "job_id", "request_id", "data.id"),
-            accept=lambda v: isinstance(v, (str, int)) and not isinstance(v, bool),
-        )
-        if found is None:
-            raise c.unexpected_body(self.display_name, self.name, "a job id", body)
-        return SubmittedJob(
-            provider=self.name, mode=req.mode, job_id=str(found[1]), model=self.resolve_model(req).name
-        )
+        return c.parse_job_id(self, req, body, ("id", "job_id", "request_id", "data.id"))
 
     def build_status(self, job: SubmittedJob) -> HttpCall:
         return HttpCall("GET", f"/v2/{job.mode.value}/{job.job_id}")
 
     def parse_status(self, body: Any) -> JobStatus:
-        word = c.lookup(body, "status")
-        if word is None:
-            word = c.lookup(body, "data.status")
-        state = c.map_status(word, STATUS_TABLE)
-        safe = redact(body)
-        if state is None:
-            raise ProviderError(
-                f"{self.display_name} reported an unknown job status {word!r}: {c.short_body(body)}",
-                provider=self.name,
-                raw=safe,
-            )
-        progress = c.parse_progress(c.lookup(body, "progress"))
-        if state == JobState.SUCCEEDED:
-            url = c.find_url(body, VIDEO_URL_PATHS)
-            if url is None:
-                raise c.unexpected_body(
-                    self.display_name, self.name, "the video URL of the finished job", body
-                )
-            return JobStatus(state=state, raw_status=str(word), video_url=url, progress=1.0, raw=safe)
-        error = None
-        if state in (JobState.FAILED, JobState.CANCELLED):
-            error = c.find_message(body, FAILURE_REASON_PATHS)
-            if error is None and state == JobState.FAILED:
-                error = f"{self.display_name} gave no reason: {c.short_body(body)}"
-            error = redact_text(error) if error else None
-        return JobStatus(state=state, raw_status=str(word), error=error, progress=progress, raw=safe)
+        return c.parse_job_status(self, body, STATUS_SHAPE)
 
     def parse_error(self, status_code: int, body: Any, headers: Mapping[str, str]) -> LTX2Error:
         error_type = c.lookup(body, "error.type")
