@@ -337,47 +337,10 @@ class ProviderClient:
         for attempt in range(1, attempts + 1):
             try:
                 resp = await self._send(call)
-            except _INVALID as exc:
-                raise self._network_error(call, exc, attempt) from None
-            except _NOT_SENT as exc:
-                self._log(
-                    logging.WARNING,
-                    "%s submit %s %s: %s, not sent (attempt %d/%d)",
-                    self.provider.name,
-                    call.method,
-                    self._path(call),
-                    type(exc).__name__,
-                    attempt,
-                    attempts,
-                )
-                if attempt >= attempts:
-                    raise self._network_error(call, exc, attempt) from None
-                await self._sleep(self.retry.backoff(attempt))
+            except (httpx.HTTPError, httpx.InvalidURL) as exc:
+                await self._sleep(self._resend_delay(call, attempt, attempts, exc=exc))
                 continue
-            except httpx.HTTPError as exc:
-                self._log(
-                    logging.WARNING,
-                    "%s submit %s %s: %s after sending (attempt %d/%d), not resent",
-                    self.provider.name,
-                    call.method,
-                    self._path(call),
-                    type(exc).__name__,
-                    attempt,
-                    attempts,
-                )
-                raise self._uncertain(
-                    f"the connection broke after the request was sent ({type(exc).__name__})"
-                ) from None
-            self._log(
-                logging.INFO,
-                "%s submit %s %s -> %d (attempt %d/%d)",
-                self.provider.name,
-                call.method,
-                self._path(call),
-                resp.status_code,
-                attempt,
-                attempts,
-            )
+            self._log_submit(call, resp.status_code, attempt, attempts)
             if resp.is_success:
                 body = _decode(resp)
                 try:
@@ -389,19 +352,68 @@ class ProviderClient:
                         raw=redact(body, (self._key,)),
                     ) from None
             err = self._error(resp.status_code, _decode(resp), resp.headers)
-            if resp.status_code in (429, 503):  # refused before any job id: safe to send again
-                if attempt >= attempts:
-                    raise err
-                await self._sleep(self._retry_delay(attempt, resp, err))
-                continue
-            if resp.status_code >= 500:
-                raise self._uncertain(
-                    f"it answered HTTP {resp.status_code}: {err.message}",
-                    raw=err.raw,
-                    status_code=resp.status_code,
-                ) from None
-            raise err
+            await self._sleep(self._resend_delay(call, attempt, attempts, resp=resp, err=err))
         raise AssertionError("unreachable")
+
+    def _resend_delay(
+        self,
+        call: HttpCall,
+        attempt: int,
+        attempts: int,
+        *,
+        exc: BaseException | None = None,
+        resp: httpx.Response | None = None,
+        err: LTX2Error | None = None,
+    ) -> float:
+        """The money rule for a submit that did not succeed: the delay before sending it again, or
+        the error to raise. It is sent again only when it provably never reached the provider (no
+        connection was made) or the provider refused it with 429/503 before giving any job id."""
+        if exc is not None:
+            if isinstance(exc, _INVALID):
+                raise self._network_error(call, exc, attempt) from None
+            sent = not isinstance(exc, _NOT_SENT)
+            self._log(
+                logging.WARNING,
+                "%s submit %s %s: %s %s (attempt %d/%d)",
+                self.provider.name,
+                call.method,
+                self._path(call),
+                type(exc).__name__,
+                "after sending, not resent" if sent else "not sent",
+                attempt,
+                attempts,
+            )
+            if sent:
+                raise self._uncertain(
+                    f"the connection broke after the request was sent ({type(exc).__name__})"
+                ) from None
+            if attempt >= attempts:
+                raise self._network_error(call, exc, attempt) from None
+            return self.retry.backoff(attempt)
+        assert resp is not None and err is not None
+        if resp.status_code in (429, 503):  # refused before any job id: safe to send again
+            if attempt >= attempts:
+                raise err
+            return self._retry_delay(attempt, resp, err)
+        if resp.status_code >= 500:
+            raise self._uncertain(
+                f"it answered HTTP {resp.status_code}: {err.message}",
+                raw=err.raw,
+                status_code=resp.status_code,
+            ) from None
+        raise err
+
+    def _log_submit(self, call: HttpCall, status: int, attempt: int, attempts: int) -> None:
+        self._log(
+            logging.INFO,
+            "%s submit %s %s -> %d (attempt %d/%d)",
+            self.provider.name,
+            call.method,
+            self._path(call),
+            status,
+            attempt,
+            attempts,
+        )
 
     def _uncertain(
         self, what: str, *, raw: Any = None, status_code: int | None = None
@@ -427,8 +439,13 @@ class ProviderClient:
         call = self.provider.build_submit(req, uris, sync=True)
         if call.response != "binary":
             # Checked before sending: an asynchronous submit answered here would be paid and lost.
-            raise InvalidInputError("sync", True, "asynchronous jobs only", provider=self.provider.name,
-                                    reason=f"{self.provider.display_name} has no synchronous endpoint")
+            raise InvalidInputError(
+                "sync",
+                True,
+                "asynchronous jobs only",
+                provider=self.provider.name,
+                reason=f"{self.provider.display_name} has no synchronous endpoint",
+            )
         url = self._url(call.path)
         attempts = max(1, self.retry.submit_attempts)
         part = dest.with_suffix(".part")
@@ -439,63 +456,46 @@ class ProviderClient:
                 kwargs["json"] = call.json
             try:
                 async with self._http.stream(call.method.upper(), url, **kwargs) as resp:
-                    self._log(
-                        logging.INFO,
-                        "%s submit %s %s -> %d (attempt %d/%d)",
-                        self.provider.name,
-                        call.method,
-                        self._path(call),
-                        resp.status_code,
-                        attempt,
-                        attempts,
-                    )
+                    self._log_submit(call, resp.status_code, attempt, attempts)
                     if resp.is_success:
-                        total = _content_length(resp)
-                        if total is not None and total > max_bytes:
-                            raise _too_large(total, max_bytes, url)
-                        try:
-                            done = await self._stream_to(
-                                resp, part, 0, max_bytes, url, cancel_check, None, total, None
-                            )
-                        except httpx.HTTPError as exc:
-                            _unlink(part)
-                            raise self._uncertain(
-                                f"the video stream broke off ({type(exc).__name__}); the job "
-                                f"was probably billed"
-                            ) from None
-                        if total is not None and done != total:
-                            _unlink(part)
-                            raise self._uncertain(f"the video arrived truncated ({done} of {total} bytes)")
-                        os.replace(part, dest)
-                        return dest
+                        return await self._receive_video(resp, part, dest, max_bytes, url, cancel_check)
                     await resp.aread()
                     err = self._error(resp.status_code, _decode(resp), resp.headers)
-                    if resp.status_code in (429, 503) and attempt < attempts:
-                        delay = self._retry_delay(attempt, resp, err)
-                    elif resp.status_code >= 500 and resp.status_code != 503:
-                        raise self._uncertain(
-                            f"it answered HTTP {resp.status_code}: {err.message}",
-                            raw=err.raw,
-                            status_code=resp.status_code,
-                        )
-                    else:
-                        raise err
-            except _INVALID as exc:
-                raise self._network_error(call, exc, attempt) from None
-            except _NOT_SENT as exc:
-                if attempt >= attempts:
-                    raise self._network_error(call, exc, attempt) from None
-                delay = self.retry.backoff(attempt)
-            except httpx.HTTPError as exc:
+                    delay = self._resend_delay(call, attempt, attempts, resp=resp, err=err)
+            except (httpx.HTTPError, httpx.InvalidURL) as exc:
                 _unlink(part)
-                raise self._uncertain(
-                    f"the connection broke after the request was sent ({type(exc).__name__})"
-                ) from None
+                delay = self._resend_delay(call, attempt, attempts, exc=exc)
             except BaseException:
                 _unlink(part)
                 raise
             await self._sleep(delay)
         raise AssertionError("unreachable")
+
+    async def _receive_video(
+        self,
+        resp: httpx.Response,
+        part: Path,
+        dest: Path,
+        max_bytes: int,
+        url: str,
+        cancel_check: CancelCheck | None,
+    ) -> Path:
+        """The body of a successful synchronous call: the paid video, streamed to ``dest``."""
+        total = _content_length(resp)
+        if total is not None and total > max_bytes:
+            raise _too_large(total, max_bytes, url)
+        try:
+            done = await self._stream_to(resp, part, 0, max_bytes, url, cancel_check, None, total, None)
+        except httpx.HTTPError as exc:
+            _unlink(part)
+            raise self._uncertain(
+                f"the video stream broke off ({type(exc).__name__}); the job was probably billed"
+            ) from None
+        if total is not None and done != total:
+            _unlink(part)
+            raise self._uncertain(f"the video arrived truncated ({done} of {total} bytes)")
+        os.replace(part, dest)
+        return dest
 
     # --- status / wait ------------------------------------------------------------------------------------
 
