@@ -6,6 +6,7 @@ Built from the provider registry only: no I/O, no ComfyUI.
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any
 
 from .errors import LTX2Error
@@ -68,8 +69,8 @@ def estimate_from_widgets(mode: str, widgets: dict[str, Any]) -> dict[str, Any]:
                 text = f"${rate.amount:.2f}/s" if rate.unit == "USD" else f"{rate.amount:g} {rate.unit}/s"
                 return {"text": text, "amount": rate.amount, "unit": rate.unit, "per_second": True,
                         "detail": rate.detail}
-    except (LTX2Error, ValueError, TypeError, KeyError) as exc:
+    except (LTX2Error, ValueError, TypeError, KeyError, OverflowError) as exc:
         return {"text": "", "error": str(exc)}
-    if cost is None:
+    if cost is None or not math.isfinite(cost.amount) or cost.amount < 0:
         return {"text": ""}
     return {"text": str(cost), "amount": cost.amount, "unit": cost.unit, "detail": cost.detail}

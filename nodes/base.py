@@ -89,7 +89,11 @@ def progress_callback(node_id: str | None, provider_label: str) -> Any:
     return on_progress
 
 
-def run_settings(settings: LTX2Settings, *, filename_prefix: str, on_progress: Any) -> Any:
+def run_settings(
+    settings: LTX2Settings, *, filename_prefix: str, on_progress: Any, fresh_take: bool = False
+) -> Any:
+    """``fresh_take``: the user asked for a new (paid) take, so no earlier result of the same request
+    is reused."""
     from ..api.runner import RunSettings
     from .comfy import processing_interrupted
 
@@ -100,7 +104,7 @@ def run_settings(settings: LTX2Settings, *, filename_prefix: str, on_progress: A
         base_url=settings.base_url or None,
         hosting=settings.hosting,
         poll_timeout=float(settings.poll_timeout),
-        use_cache=settings.use_cache,
+        use_cache=settings.use_cache and not fresh_take,
         sync=settings.sync,
         poll_interval=settings.effective_poll_interval(),
         cancel_check=processing_interrupted,
@@ -259,7 +263,10 @@ class LTX2GenerationNode:
         node_id = inputs.get("unique_id")
         on_progress = progress_callback(None if node_id is None else str(node_id), label)
         rs = run_settings(
-            settings, filename_prefix=str(inputs.get("filename_prefix") or "ltx2"), on_progress=on_progress
+            settings,
+            filename_prefix=str(inputs.get("filename_prefix") or "ltx2"),
+            on_progress=on_progress,
+            fresh_take=bool(inputs.get("force_rerun")),
         )
         try:
             result = await runner.generate(req, rs)
@@ -310,11 +317,15 @@ class LTX2GenerationNode:
             if inputs.get("video") is not None:
                 media["video"] = video_to_media(inputs["video"], "video")
             elif inputs.get("frames") is not None:
-                soundtrack = inputs.get("frames_audio")
+                soundtrack, soundtrack_name = inputs.get("frames_audio"), "frames_audio"
                 if soundtrack is None and "audio" in self.MEDIA:
-                    soundtrack = inputs.get("audio")
+                    soundtrack, soundtrack_name = inputs.get("audio"), "audio"
                 media["video"] = frames_to_media(
-                    inputs["frames"], float(inputs.get("frames_fps") or 25.0), audio=soundtrack, name="frames"
+                    inputs["frames"],
+                    float(inputs.get("frames_fps") or 25.0),
+                    audio=soundtrack,
+                    name="frames",
+                    audio_name=soundtrack_name,
                 )
             elif str(inputs.get("video_url") or "").strip():
                 media["video"] = url_to_media(inputs["video_url"], MediaKind.VIDEO, "video_url")

@@ -92,6 +92,7 @@ def audio_waveform(audio: Any, name: str = "audio") -> tuple[Any, int]:
     waveform = audio["waveform"]
     if not isinstance(waveform, torch.Tensor):
         waveform = torch.as_tensor(waveform)
+    given_shape = tuple(waveform.shape)
     if waveform.ndim == 1:
         waveform = waveform.unsqueeze(0)
     if waveform.ndim == 3:
@@ -101,7 +102,7 @@ def audio_waveform(audio: Any, name: str = "audio") -> tuple[Any, int]:
     if waveform.ndim != 2 or waveform.shape[-1] == 0:
         raise InvalidInputError(
             name,
-            f"waveform of shape {tuple(audio['waveform'].shape)}",
+            f"waveform of shape {given_shape}",
             "a non-empty waveform [batch, channels, samples]",
         )
     sample_rate = int(audio["sample_rate"])
@@ -198,11 +199,16 @@ def video_to_media(video: Any, name: str = "video") -> MediaInput:
         )
     components = getter()
     audio = getattr(components, "audio", None)
-    return frames_to_media(components.images, float(components.frame_rate), audio=audio, name=name)
+    return frames_to_media(
+        components.images, float(components.frame_rate), audio=audio, name=name, audio_name=f"{name}.audio"
+    )
 
 
-def frames_to_media(frames: Any, fps: float, *, audio: Any = None, name: str = "frames") -> MediaInput:
-    """IMAGE frames + fps (+ AUDIO) -> H.264/AAC MP4 ``MediaInput``."""
+def frames_to_media(
+    frames: Any, fps: float, *, audio: Any = None, name: str = "frames", audio_name: str = "audio"
+) -> MediaInput:
+    """IMAGE frames + fps (+ AUDIO) -> H.264/AAC MP4 ``MediaInput``. ``name`` and ``audio_name`` are
+    the inputs named in errors."""
     from ..api.media.encode import encode_video
     from ..api.media.inputs import media_from_bytes
 
@@ -211,7 +217,7 @@ def frames_to_media(frames: Any, fps: float, *, audio: Any = None, name: str = "
     pixels = image_to_uint8(frames, name, allow_batch=True)
     wave = rate = None
     if audio is not None:
-        wave, rate = audio_waveform(audio, "audio")
+        wave, rate = audio_waveform(audio, audio_name)
     data = encode_video(pixels, float(fps), audio=wave, sample_rate=rate)
     return media_from_bytes(data, MediaKind.VIDEO, filename=f"{name}.mp4", content_type="video/mp4")
 

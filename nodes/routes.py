@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import math
 import os
+import re
 from typing import TYPE_CHECKING, Any
 
 from . import comfy
@@ -24,9 +26,49 @@ _registered = False
 
 def _is_loopback(remote: str | None) -> bool:
     try:
-        return ipaddress.ip_address((remote or "").split("%", 1)[0]).is_loopback
+        address = ipaddress.ip_address((remote or "").split("%", 1)[0])
     except ValueError:
         return False
+    # A dual-stack server sees a local IPv4 browser as ::ffff:127.0.0.1.
+    mapped = getattr(address, "ipv4_mapped", None)
+    return (mapped or address).is_loopback
+
+
+_FORWARDED_FOR = re.compile(r'(?i)(?:^|[;,\s])for\s*=\s*("[^"]*"|[^;,\s]*)')
+
+
+def _forwarded_clients(headers: Any) -> list[str]:
+    """Client addresses named by a proxy (X-Forwarded-For, X-Real-IP, Forwarded), ports removed."""
+    found: list[str] = []
+    for value in headers.getall("X-Forwarded-For", []):
+        found.extend(part.strip() for part in value.split(","))
+    found.extend(value.strip() for value in headers.getall("X-Real-IP", []))
+    for value in headers.getall("Forwarded", []):
+        found.extend(match.group(1).strip('"') for match in _FORWARDED_FOR.finditer(value))
+    clients = []
+    for item in found:
+        if item.startswith("["):  # [v6]:port
+            item = item[1:].split("]", 1)[0]
+        elif item.count(":") == 1:  # v4:port
+            item = item.split(":", 1)[0]
+        clients.append(item)
+    return clients
+
+
+def _request_is_local(request: web.Request) -> bool:
+    """From this machine: a loopback peer and, when a proxy or tunnel on this machine relays the
+    request, a loopback client behind it too (a tunnel connects from 127.0.0.1 for everyone)."""
+    return _is_loopback(request.remote) and all(_is_loopback(c) for c in _forwarded_clients(request.headers))
+
+
+def _valid_estimate(answer: Any) -> bool:
+    """An answer the browser can parse (no NaN/Infinity) and show (no negative amount)."""
+    if not isinstance(answer, dict):
+        return False
+    amount = answer.get("amount")
+    if amount is None:
+        return True
+    return isinstance(amount, (int, float)) and math.isfinite(amount) and amount >= 0
 
 
 async def capabilities_handler(request: web.Request) -> web.Response:
@@ -48,7 +90,14 @@ async def estimate_handler(request: web.Request) -> web.Response:
         return web.json_response({"error": "expected a JSON body"}, status=400)
     if not isinstance(body, dict) or not isinstance(body.get("widgets"), dict):
         return web.json_response({"error": "expected {mode, widgets}"}, status=400)
-    return web.json_response(estimate_from_widgets(str(body.get("mode", "")), body["widgets"]))
+    try:
+        answer = estimate_from_widgets(str(body.get("mode", "")), body["widgets"])
+    except Exception as exc:  # a badge must never break the page: odd values just show no estimate
+        log.debug("LTX-2: no estimate for %r: %s", body, exc)
+        answer = {"text": "", "error": "no estimate for these values"}
+    if not _valid_estimate(answer):
+        answer = {"text": "", "error": "no estimate for these values"}
+    return web.json_response(answer)
 
 
 async def keys_get_handler(request: web.Request) -> web.Response:
@@ -65,7 +114,11 @@ async def keys_get_handler(request: web.Request) -> web.Response:
     providers: dict[str, Any] = {}
     for name, source in status.items():
         provider = get_provider(name)
-        providers[name] = {"display_name": provider.display_name, "source": source, "env_var": provider.key_env}
+        providers[name] = {
+            "display_name": provider.display_name,
+            "source": source,
+            "env_var": provider.key_env,
+        }
     return web.json_response({"providers": providers, "config_file": str(config_path())})
 
 
@@ -73,22 +126,35 @@ async def keys_post_handler(request: web.Request) -> web.Response:
     from aiohttp import web
 
     from ..api.config import save_key
-    from ..api.errors import LTX2Error
+    from ..api.errors import InvalidInputError, LTX2Error
+    from .settings import check_profile
 
     # A key typed into a browser must not be settable by anyone who can reach a ComfyUI that
     # listens on the network.
-    if not _is_loopback(request.remote) and os.environ.get("LTX2_ALLOW_REMOTE_KEY_SETUP") != "1":
+    if not _request_is_local(request) and os.environ.get("LTX2_ALLOW_REMOTE_KEY_SETUP") != "1":
         return web.json_response(
-            {"error": "Keys can only be set from the machine running ComfyUI (or set LTX2_ALLOW_REMOTE_KEY_SETUP=1)."},
-            status=403)
+            {
+                "error": "Keys can only be set from the machine running ComfyUI (or set LTX2_ALLOW_REMOTE_KEY_SETUP=1)."
+            },
+            status=403,
+        )
     try:
         body = await request.json()
     except ValueError:
         return web.json_response({"error": "expected a JSON body"}, status=400)
-    if not isinstance(body, dict) or not isinstance(body.get("provider"), str) or not isinstance(body.get("key"), str):
+    if (
+        not isinstance(body, dict)
+        or not isinstance(body.get("provider"), str)
+        or not isinstance(body.get("key"), str)
+    ):
         return web.json_response({"error": "expected {provider, key}"}, status=400)
+    profile = body.get("profile") or None
     try:
-        path = save_key(body["provider"], body["key"], body.get("profile") or None)
+        if profile is not None:
+            if not isinstance(profile, str):
+                raise InvalidInputError("profile", type(profile).__name__, "the name of a key profile")
+            check_profile(profile)  # the same names the LTX-2 Provider Settings node accepts
+        path = save_key(body["provider"], body["key"], profile)
     except LTX2Error as exc:
         return web.json_response({"error": str(exc)}, status=400)
     log.info("LTX-2: a key for %s was saved to %s", body["provider"], path)

@@ -74,16 +74,30 @@ def check_profile(value: str) -> None:
         )
 
 
+_BASE_URL_ALLOWED = (
+    "empty (the provider's default), an https:// URL, or http:// on this machine (localhost, 127.0.0.1, "
+    "::1), without query or fragment"
+)
+
+
 def check_base_url(value: str) -> None:
+    from ..api.config import check_base_url as check_url
+    from ..api.errors import LTX2Error
+
     text = (value or "").strip()
     if text and not re.match(r"^https?://[^\s/]+", text):
-        raise InvalidInputError("base_url", text, "empty (the provider's default) or an http(s) URL")
+        raise InvalidInputError("base_url", text, _BASE_URL_ALLOWED)
     if text and re.search(r"(?i)[?&](key|token|api_key|apikey)=|//[^/@\s]+:[^/@\s]+@", text):
         raise InvalidInputError(
             "base_url",
             "(hidden: it carries a credential)",
             "a base URL without keys; keys belong in environment variables or the config file",
         )
+    if text:
+        try:  # the rule every run applies (no plain http to a remote host): refused here already
+            check_url(text)
+        except LTX2Error:
+            raise InvalidInputError("base_url", text, _BASE_URL_ALLOWED) from None
 
 
 class LTX2ProviderSettings:

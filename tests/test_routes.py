@@ -86,3 +86,12 @@ async def test_audio_driven_modes_show_a_price_per_second(client: TestClient) ->
         "provider": "LTX (Lightricks)", "model": "auto", "resolution": "1920x1080", "guidance_scale": 0, "seed": 0}})
     body = await resp.json()
     assert body["per_second"] is True and body["text"] == "$0.06/s"
+
+
+def test_estimates_of_out_of_range_values_are_empty_not_errors() -> None:
+    from ltx2_nodes.api.capabilities import estimate_from_widgets
+
+    for widgets in ({"provider": "ltx", "duration": float("inf")}, {"provider": "gmi", "seed": 10**400},
+                    {"provider": "ltx", "duration": -6}, {"provider": "apiinone", "fps": "nan"}):
+        answer = estimate_from_widgets("text-to-video", widgets)
+        assert answer["text"] == "" or (answer["amount"] >= 0 and answer["amount"] != float("inf")), widgets

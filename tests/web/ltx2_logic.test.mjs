@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import {
   allowedValues,
   badgeText,
+  debouncePerKey,
   estimateFields,
   filterCombo,
   fitDuration,
@@ -95,4 +96,20 @@ test("estimateFields sends widget values but never the prompt or long strings", 
   assert.deepEqual(fields, { provider: "GMI Cloud", duration: 8 });
   assert.equal(badgeText({ text: "$0.48" }), "≈ $0.48");
   assert.equal(badgeText({ error: "x" }), "");
+});
+
+test("debouncePerKey keeps one pending call per key", () => {
+  const queued = new Map();
+  let next = 1;
+  const timers = {
+    setTimeout: (fn) => (queued.set(next, fn), next++),
+    clearTimeout: (id) => queued.delete(id),
+  };
+  const schedule = debouncePerKey(150, timers);
+  const calls = [];
+  schedule("a", () => calls.push("a1"));
+  schedule("b", () => calls.push("b1"));
+  schedule("a", () => calls.push("a2"));
+  for (const fn of [...queued.values()]) fn();
+  assert.deepEqual(calls.sort(), ["a2", "b1"]);
 });

@@ -6,6 +6,7 @@ import {
   PROVIDER_AWARE,
   allowedValues,
   badgeText,
+  debouncePerKey,
   estimateFields,
   filterCombo,
   fitDuration,
@@ -53,14 +54,13 @@ async function applyProvider(node, mode) {
   node.setDirtyCanvas?.(true, true);
 }
 
-let costTimer = null;
+const scheduleCost = debouncePerKey(150);
 async function refreshCost(node, mode) {
   if (app.ui?.settings?.getSettingValue?.("LTX2.ShowCost", true) === false) {
     node.__ltx2Badge = "";
     return;
   }
-  clearTimeout(costTimer);
-  costTimer = setTimeout(async () => {
+  scheduleCost(node, async () => {
     try {
       const r = await api.fetchApi("/ltx2/estimate", {
         method: "POST",
@@ -72,7 +72,7 @@ async function refreshCost(node, mode) {
       node.__ltx2Badge = "";
     }
     node.setDirtyCanvas?.(true, true);
-  }, 150);
+  });
 }
 
 async function keyStatusText() {

@@ -106,3 +106,21 @@ export function estimateFields(widgets) {
   delete out.prompt;
   return out;
 }
+
+/**
+ * A debounce per key (a node): a new call for one key replaces that key's pending call only, so
+ * the nodes of a workflow loaded in one go each get their estimate.
+ */
+export function debouncePerKey(delay, timers = globalThis) {
+  const pending = new Map();
+  return (key, fn) => {
+    if (pending.has(key)) timers.clearTimeout(pending.get(key));
+    pending.set(
+      key,
+      timers.setTimeout(() => {
+        pending.delete(key);
+        fn();
+      }, delay),
+    );
+  };
+}
