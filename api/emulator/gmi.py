@@ -38,6 +38,7 @@ LONG_DURATION = 12  # durations from here up need 1920x1080 at 25 fps
 IMAGE_FORMATS = ("jpeg", "png", "webp")
 AUDIO_FORMATS = ("wav", "mp3", "mp4", "m4a", "ogg")
 AUDIO_SECONDS = (2.0, 20.0)
+AUDIO_ROUNDING = 0.05  # seconds of container rounding tolerated around the audio limits
 RETAKE_MAX_SIZE = (3840, 2160)
 RETAKE_MAX_SECONDS = 21.0
 RETAKE_MIN_SECTION = 2.0
@@ -261,7 +262,7 @@ async def validate(emu: Emulator, request: web.Request, model: str, payload: dic
         if ainfo.format not in AUDIO_FORMATS or not ainfo.duration:
             raise PayloadError(f"payload.audio_uri has format {ainfo.format!r}; allowed: WAV, MP3, MP4, OGG")
         lo, hi = AUDIO_SECONDS
-        if not lo <= ainfo.duration <= hi:
+        if not lo - AUDIO_ROUNDING <= ainfo.duration <= hi + AUDIO_ROUNDING:
             raise PayloadError(f"payload.audio_uri lasts {ainfo.duration:.2f} s; allowed: {lo:g} to {hi:g} s")
         w, h = render_size(*_size(resolution), cfg.render_scale, cfg.max_render_side)
         spec = ClipSpec(w, h, 25, None, prompt, seed, image=image, audio=audio)

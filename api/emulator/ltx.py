@@ -76,6 +76,7 @@ RETAKE_MODES = ("replace_audio_and_video", "replace_audio", "replace_video")
 EXTEND_MODES = ("end", "start")
 MAX_PROMPT_CHARS = 5000
 AUDIO_SECONDS = (2.0, 20.0)
+AUDIO_ROUNDING = 0.05  # seconds of container rounding tolerated around the audio limits
 AUDIO_TO_VIDEO_FPS = 25
 EXTEND_SECONDS = (2.0, 20.0)
 MAX_CONTEXT_SECONDS = 20.0
@@ -452,7 +453,7 @@ async def _audio_to_video(emu: Emulator, request: web.Request, body: dict[str, A
         raise invalid(f"guidance_scale: {guidance:g} is out of range; allowed: more than 0, at most 50")
     audio = await fetch_media(emu, request, "audio_uri", body["audio_uri"], "audio")
     seconds = float(audio.info.duration or 0.0)
-    if not AUDIO_SECONDS[0] <= seconds <= AUDIO_SECONDS[1]:
+    if not AUDIO_SECONDS[0] - AUDIO_ROUNDING <= seconds <= AUDIO_SECONDS[1] + AUDIO_ROUNDING:
         raise invalid(
             f"audio_uri: the audio lasts {seconds:.2f} s; allowed: {AUDIO_SECONDS[0]:g} to {AUDIO_SECONDS[1]:g} s"
         )
@@ -517,6 +518,11 @@ async def _retake(emu: Emulator, request: web.Request, body: dict[str, Any], see
     return Accepted(model, params, prompt, lambda: render_retake(data, start, duration, mode, prompt, seed))  # type: ignore[arg-type]
 
 
+def _frames_in(seconds: float, fps: float) -> int:
+    """Whole frames in ``seconds``; exactly half a frame does not count as one more."""
+    return math.ceil(seconds * fps - 0.5)
+
+
 async def _extend(emu: Emulator, request: web.Request, body: dict[str, Any], seed: int) -> Accepted:
     model = _model(body, "extend", pro_only=True)
     prompt = _prompt(body, required=False)
@@ -538,15 +544,15 @@ async def _extend(emu: Emulator, request: web.Request, body: dict[str, Any], see
     length = float(video.info.duration or 0.0)
     if context is not None and context > length + 1.0 / fps:
         raise invalid(f"context: {context:g} s is longer than the {length:.2f} s video")
-    new_frames = round(duration * fps)  # type: ignore[operator]
+    new_frames = _frames_in(duration, fps)  # type: ignore[arg-type]
     if new_frames > MAX_EXTEND_FRAMES:
         raise invalid(
             f"duration: {duration:g} s is {new_frames} frames at {fps:g} fps; context + extension may be "
             f"at most {MAX_EXTEND_FRAMES} frames"
         )
-    if context is not None and round((context + duration) * fps) > MAX_EXTEND_FRAMES:  # type: ignore[operator]
+    if context is not None and _frames_in(context + duration, fps) > MAX_EXTEND_FRAMES:  # type: ignore[operator]
         raise invalid(
-            f"context + duration: {context:g} + {duration:g} s is {round((context + duration) * fps)} "  # type: ignore[operator]
+            f"context + duration: {context:g} + {duration:g} s is {_frames_in(context + duration, fps)} "  # type: ignore[operator]
             f"frames at {fps:g} fps; allowed: at most {MAX_EXTEND_FRAMES} frames"
         )
     params = {

@@ -56,6 +56,16 @@ VIDEO_URL_PATHS: tuple[str, ...] = (
     "data.urls[0]",
     "data.result.url",
     "data.videos[0].url",
+    # a list of URLs (or of {url}) under any of the names above
+    "data.video_url[0]",
+    "data.url[0]",
+    "data.output.url",
+    "data.output[0].url",
+    "data.output.video_url[0]",
+    "data.result.video_url[0]",
+    "data.result[0]",
+    "data.result.videos[0]",
+    "data.video_urls[0]",
 )
 FAILURE_REASON_PATHS: tuple[str, ...] = (
     "data.error",

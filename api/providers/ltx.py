@@ -53,6 +53,8 @@ RETAKE_MAX_SECTION = 20.0
 AUDIO_LIMITS = MediaLimits(
     ("audio/wav", "audio/mpeg", "audio/mp4", "audio/ogg", "audio/aac", "audio/flac", "video/mp4")
 )
+# guidance_scale of audio-to-video: more than 0, at most this ([3rd]: Lightricks' own model page).
+GUIDANCE_MAX = 50.0
 # Where the output URL and a failure reason may sit ([doc]: result.video_url, error.message).
 VIDEO_URL_PATHS: tuple[str, ...] = ("result.video_url", "result.url", "video_url", "output.video_url")
 FAILURE_REASON_PATHS: tuple[str, ...] = ("error.message", "error", "result.error", "message", "detail")
@@ -384,7 +386,15 @@ class LtxProvider(Provider):
         if req.fps is not None:
             c.one_of("fps", req.fps, spec.fps, provider=p, reason="audio-to-video renders at 25 fps")
         if req.guidance_scale is not None:
-            c.in_range("guidance_scale", req.guidance_scale, 0.0, None, provider=p)
+            c.in_range("guidance_scale", req.guidance_scale, 0.0, GUIDANCE_MAX, provider=p)
+            if req.guidance_scale <= 0:
+                raise InvalidInputError(
+                    "guidance_scale",
+                    req.guidance_scale,
+                    f"more than 0, at most {GUIDANCE_MAX:g}",
+                    provider=p,
+                    reason="leave it unset for the default (5, or 9 with an image)",
+                )
 
     def _check_input_video(self, video: MediaInput) -> float | None:
         """Size and length of the video to edit or extend; returns its duration when known."""
