@@ -348,8 +348,8 @@ def test_bad_audio_inputs() -> None:
         encode_audio(np.zeros(10, np.float32), 8000, "ogg")
     with pytest.raises(MediaError, match="samples, channels"):
         encode_audio(np.zeros((1000, 2), np.float32), 8000)
-    with pytest.raises(MediaError, match="MP3"):
-        encode_audio(np.zeros((6, 2000), np.float32), 48000, "mp3")
+    with pytest.raises(MediaError, match="positive"):
+        encode_audio(np.zeros((2, 2000), np.float32), 0, "mp3")
 
 
 # ------------------------------------------------------------------------------------------
@@ -502,3 +502,23 @@ def test_synthetic_files_probe() -> None:
     assert probe(synth.test_mp4(0.4, 64, 48, audio=False)).has_audio is False
     assert probe(synth.test_wav(0.5, 24000)).duration == pytest.approx(0.5, abs=0.001)
     assert probe(synth.test_png(12, 7)).width == 12
+
+
+@pytest.mark.parametrize("channels", [3, 6, 8])
+def test_wide_audio_is_folded_to_stereo_for_compressed_formats(channels: int) -> None:
+    from ltx2_nodes.api.media.encode import encode_audio, encode_video
+    from ltx2_nodes.api.media.probe import probe
+
+    rate = 48000
+    wav = np.zeros((channels, rate), np.float32)
+    wav[0::2] = 0.25  # left-side channels
+    wav[1::2] = -0.5  # right-side channels
+    for fmt in ("m4a", "mp3"):
+        info = probe(encode_audio(wav, rate, fmt))
+        assert info.channels == 2 and abs(info.duration - 1.0) < 0.1
+    assert probe(encode_audio(wav, rate, "wav")).channels == channels  # WAV keeps every channel
+    frames = np.zeros((25, 32, 32, 3), np.uint8)
+    decoded = decode_audio(encode_video(frames, 25, audio=wav, sample_rate=rate))
+    assert decoded.waveform.shape[0] == 2
+    middle = decoded.waveform[:, rate // 4 : rate // 2]
+    assert abs(float(middle[0].mean()) - 0.25) < 0.05 and abs(float(middle[1].mean()) + 0.5) < 0.05

@@ -55,6 +55,15 @@ def _as_channels_first(waveform: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.clip(wav, -1.0, 1.0), dtype=np.float32)
 
 
+def _fold_to_stereo(wav: np.ndarray) -> np.ndarray:
+    """More than two channels -> stereo (left = mean of the even channels, right = of the odd ones).
+    The compressed formats here carry mono or stereo: MP3 holds no more, the providers' audio is
+    stereo, and PyAV cannot build frames for every wider layout."""
+    if wav.shape[0] <= 2:
+        return wav
+    return np.stack([wav[0::2].mean(axis=0), wav[1::2].mean(axis=0)]).astype(np.float32)
+
+
 def _layout(channels: int) -> str:
     return {1: "mono", 2: "stereo"}.get(channels, f"{channels}c")
 
@@ -178,9 +187,8 @@ def encode_audio(waveform: np.ndarray, sample_rate: int, fmt: str = "wav") -> by
 
     import av
 
+    wav = _fold_to_stereo(wav)
     if fmt == "mp3":
-        if wav.shape[0] > 2:
-            raise MediaError(f"MP3 holds mono or stereo audio; got {wav.shape[0]} channels.")
         try:
             av.codec.Codec("libmp3lame", "w")
         except Exception as exc:  # the PyAV build has no LAME encoder
@@ -247,7 +255,7 @@ def _write_video(
     if audio is not None:
         if not sample_rate or int(sample_rate) <= 0:
             raise MediaError("Audio for the video needs a positive sample_rate.")
-        wav = _as_channels_first(audio)
+        wav = _fold_to_stereo(_as_channels_first(audio))
     even_h, even_w = h + (h % 2), w + (w % 2)
     try:
         with av.open(target, "w", format="mp4", options=options) as container:
