@@ -80,7 +80,8 @@ def cmd_set_key(provider: str, profile: str | None) -> int:
     where = f" (profile {profile})" if profile else ""
     print(f"Saved the {display} key{where} in {config.config_path()}")
     env_var = get_provider(provider).key_env
-    if os.environ.get(env_var):
+    # A profile's own key comes before the environment; the plain key comes after it.
+    if config.key_status(profile).get(provider) == "env":
         print(f"Note: {env_var} is set in this environment and takes precedence over the config file.")
     return 0
 

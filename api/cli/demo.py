@@ -23,6 +23,7 @@ from ..journal import Journal
 from ..providers import DISPLAY_NAMES
 from ..redact import redact_text
 from ..types import GenerationRequest, MediaInfo, MediaInput, MediaKind, Mode
+from .common import CommandError
 from .table import text_table
 
 DURATION_TOLERANCE = 0.5  # seconds between requested and actual length that still count as OK
@@ -230,21 +231,35 @@ class Outcome:
         return self.error is None and not self.problems
 
 
+def rendered_size(size: tuple[int, int], *, fast: bool) -> tuple[int, int]:
+    """The size the emulator renders for a requested one: as asked, or capped by ``--fast``."""
+    if not fast:
+        return size
+    from ..emulator.render import render_size
+
+    return render_size(size[0], size[1], max_side=FAST_MAX_SIDE)
+
+
 def check(outcome: Outcome, *, fast: bool) -> None:
-    """OK = duration within the tolerance; size and fps as requested (unless ``fast`` shrank them)."""
+    """OK = duration within the tolerance; size and fps exactly as requested (the size as
+    ``--fast`` caps the render). A length or size that cannot be read counts as a mismatch."""
     exp, info = outcome.expected, outcome.info
     if exp is None or info is None:
+        outcome.problems.append("nothing to compare: the request or the result could not be read")
         return
-    if exp.duration is not None and (
-        info.duration is None or abs(info.duration - exp.duration) > DURATION_TOLERANCE
+    if (
+        exp.duration is None
+        or info.duration is None
+        or abs(info.duration - exp.duration) > DURATION_TOLERANCE
     ):
-        outcome.problems.append(f"duration {info.duration} s, expected {exp.duration:g} s")
-    if fast:
-        return
-    if exp.size is not None and (info.width, info.height) != exp.size:
-        outcome.problems.append(f"size {info.width}x{info.height}, expected {exp.size[0]}x{exp.size[1]}")
+        outcome.problems.append(f"duration {_fmt(info.duration)} s, expected {_fmt(exp.duration)} s")
+    want = rendered_size(exp.size, fast=fast) if exp.size is not None else None
+    if want is None or (info.width, info.height) != want:
+        shown = f"{want[0]}x{want[1]}" if want else "unknown"
+        outcome.problems.append(f"size {info.width}x{info.height}, expected {shown}")
+    # A provider without an fps field (API in One) sets no expectation; any other must match.
     if exp.fps is not None and (info.fps is None or abs(info.fps - exp.fps) > 0.01):
-        outcome.problems.append(f"fps {info.fps}, expected {exp.fps:g}")
+        outcome.problems.append(f"fps {_fmt(info.fps)}, expected {_fmt(exp.fps)}")
 
 
 # --- running ------------------------------------------------------------------------------------------------
@@ -406,7 +421,10 @@ def demo(
     from ..emulator.core import EmulatorConfig, RunningEmulator
 
     out = out.expanduser().absolute()
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CommandError(f"--out {out}: cannot create the folder ({exc.strerror or exc})") from exc
     data = out / ".ltx2"
     work = data / "runs"
     if fast:

@@ -40,24 +40,59 @@ def parse_keys(items: list[str]) -> dict[str, str]:
 
 
 _FAULT = re.compile(r"(?P<body>.+?)(?:x(?P<count>\d+))?")
+# What the emulator's faults understand (see emulator.core.Fault); anything else would never fire.
+FAULT_PROVIDERS = ("*", *PROVIDERS)
+FAULT_OPS = ("submit", "status", "download", "upload", "put", "cancel", "job", "*")
+FAULT_KINDS = (
+    "http", "reset", "delay", "malformed", "unknown-status", "truncate", "expire", "fail", "cancel", "stuck",
+)  # fmt: skip
+
+
+DEFAULT_FAULT_DELAY = 5.0  # seconds a "delay" fault waits unless its fourth field says (e.g. ":2.5s")
+
+
+def _one_of(text: str, name: str, value: str, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise CommandError(f"--fault {text!r}: {name} {value!r} is not one of {', '.join(allowed)}")
+    return value
 
 
 def parse_fault(text: str) -> Fault:
     """``PROVIDER:OP:KIND[:STATUS][xCOUNT]``. The count suffix is read only when digits follow the
-    "x", so kinds that contain an x ("expire") parse as themselves."""
+    "x", so kinds that contain an x ("expire") parse as themselves. A ``delay`` waits
+    DEFAULT_FAULT_DELAY seconds, or as long as a fourth field such as ``2.5s`` says."""
     match = _FAULT.fullmatch(text.strip())
     parts = match.group("body").split(":") if match else []
     if len(parts) < 3 or len(parts) > 4 or not all(parts[:3]):
         raise CommandError(
             f"--fault {text!r}: expected PROVIDER:OP:KIND[:STATUS][xCOUNT], e.g. gmi:status:http:503x2"
         )
-    fault = Fault(provider=parts[0], op=parts[1], kind=parts[2])
+    fault = Fault(
+        provider=_one_of(text, "PROVIDER", parts[0].lower(), FAULT_PROVIDERS),
+        op=_one_of(text, "OP", parts[1].lower(), FAULT_OPS),
+        kind=_one_of(text, "KIND", parts[2].lower(), FAULT_KINDS),
+    )
     if match and match.group("count"):
         fault.count = int(match.group("count"))
+        if fault.count < 1:
+            raise CommandError(f"--fault {text!r}: xCOUNT must be 1 or more")
+    if fault.kind == "delay":
+        fault.delay = DEFAULT_FAULT_DELAY
     if len(parts) == 4 and parts[3]:
-        if not parts[3].isdigit():
-            raise CommandError(f"--fault {text!r}: STATUS must be an HTTP status code, not {parts[3]!r}")
-        fault.status = int(parts[3])
+        field = parts[3]
+        if fault.kind == "delay" and field.endswith("s"):
+            try:
+                fault.delay = float(field[:-1])
+            except ValueError:
+                fault.delay = -1.0
+            if not 0 <= fault.delay < float("inf"):
+                raise CommandError(
+                    f"--fault {text!r}: a delay is SECONDS followed by s (e.g. 2.5s), not {field!r}"
+                )
+        elif not field.isdigit() or not 100 <= int(field) <= 599:
+            raise CommandError(f"--fault {text!r}: STATUS must be an HTTP status code, not {field!r}")
+        else:
+            fault.status = int(field)
     return fault
 
 
@@ -70,7 +105,7 @@ def build_config(args: argparse.Namespace) -> EmulatorConfig:
     for name in ("queue_seconds", "processing_seconds", "render_scale", "max_render_side"):
         value = getattr(args, name)
         if value is not None:
-            if value < 0:
+            if not 0 <= value < float("inf"):  # also refuses nan
                 raise CommandError(f"--{name.replace('_', '-')} = {value:g}: must be 0 or more")
             setattr(cfg, name, value)
     cfg.keys.update(parse_keys(args.key))

@@ -8,14 +8,15 @@ import json
 import shutil
 import signal
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..errors import Interrupted, InvalidInputError
-from ..types import GenerationRequest, GenerationResult, MediaKind, Mode
-from .common import check_wait_flags
+from ..errors import Interrupted, InvalidInputError, LTX2Error
+from ..types import GenerationRequest, GenerationResult, MediaKind, Mode, ProgressEvent
+from .common import CommandError, check_wait_flags
 from .progress import ProgressPrinter
 
 SYNC_PROVIDERS = ("ltx",)  # the LTX API's /v1 endpoints answer with the MP4 itself
@@ -82,6 +83,21 @@ class InterruptFlag:
         finally:
             signal.signal(signal.SIGINT, previous)
 
+    def guard(self, on_progress: Callable[[ProgressEvent], None]) -> Callable[[ProgressEvent], None]:
+        """Progress callback that stops a run interrupted before its paid submit is sent: the
+        runner announces hosting and the submit before doing them, so a Ctrl-C during validation
+        or upload never turns into a billed job."""
+
+        def callback(event: ProgressEvent) -> None:
+            on_progress(event)
+            if self.set and event.phase in _BEFORE_SUBMIT:
+                raise Interrupted("Stopped before the request was submitted: nothing was billed.")
+
+        return callback
+
+
+_BEFORE_SUBMIT = ("uploading", "submitting")  # phases announced before the submit is sent
+
 
 def output_target(output: str | None) -> tuple[Path, Path | None]:
     """(folder for the runner, final file or None to keep the runner's name)."""
@@ -91,6 +107,20 @@ def output_target(output: str | None) -> tuple[Path, Path | None]:
     if out.is_dir():
         return out, None
     return out.parent, out
+
+
+def prepare_folder(folder: Path, output: str | None) -> None:
+    """Create the output folder and prove it takes a file, before anything is sent: a result
+    that cannot be written would be paid for and left with the provider."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".ltx2-write-check-"):
+            pass
+    except OSError as exc:
+        named = f"--output {output}" if output else "the current folder"
+        raise CommandError(
+            f"{named}: cannot write to the folder {folder} ({exc.strerror or exc}); nothing was sent"
+        ) from exc
 
 
 def place_result(result: GenerationResult, final: Path | None, journal: object | None) -> Path:
@@ -111,6 +141,28 @@ def place_result(result: GenerationResult, final: Path | None, journal: object |
                 pass
     result.path = final
     return final
+
+
+def journal_note(journal: object, ident: str | None) -> tuple[str | None, str | None]:
+    """(what the user can do about the journalled job ``ident``, its journal id when it can be
+    resumed). Only a job the provider accepted is resumable; an uncertain submit is not."""
+    try:
+        record = journal.get(ident) if ident else None  # type: ignore[attr-defined]
+    except Exception:
+        record = None
+    if record is None:
+        return None, None
+    if record.resumable:
+        return f"The job stays resumable: ltx2 jobs resume {record.id}", record.id
+    if record.state.value == "uncertain":
+        return (
+            f"The submit may have reached {record.provider} without an answer: check "
+            f"'ltx2 jobs show {record.id}' and the provider's dashboard before running it again.",
+            None,
+        )
+    if record.state.value in ("pending", "rejected"):
+        return "The request was not submitted: nothing was billed.", None
+    return None, None
 
 
 def journal_id_for(journal: object, req: GenerationRequest, since: float) -> str | None:
@@ -142,7 +194,7 @@ def print_result(result: GenerationResult, *, as_json: bool) -> None:
 
 
 def run_with_interrupt(
-    coro_factory: Callable[[Callable[[], bool]], object],
+    coro_factory: Callable[[InterruptFlag], object],
     *,
     journal: object,
     req: GenerationRequest | None,
@@ -151,13 +203,26 @@ def run_with_interrupt(
     """Run a runner coroutine; on Ctrl-C name the journal id to resume and re-raise."""
     started = time.time()
     flag = InterruptFlag()
+
+    def ident_of(exc: BaseException) -> str | None:
+        found = getattr(exc, "journal_id", None) or journal_hint
+        if found is None and req is not None:
+            found = journal_id_for(journal, req, started)
+        return found
+
     try:
         with flag.installed():
             return asyncio.run(coro_factory(flag))  # type: ignore[arg-type]
-    except (KeyboardInterrupt, Interrupted):
-        ident = journal_hint or (journal_id_for(journal, req, started) if req is not None else None)
-        if ident:
-            print(f"The job stays resumable: ltx2 jobs resume {ident}", file=sys.stderr, flush=True)
+    except (KeyboardInterrupt, Interrupted) as exc:
+        note, _ = journal_note(journal, ident_of(exc))
+        if note:
+            print(note, file=sys.stderr, flush=True)
+        raise
+    except LTX2Error as exc:
+        # An error after the provider accepted the job: the error line names the id to collect it.
+        _, resume_id = journal_note(journal, ident_of(exc))
+        if resume_id:
+            exc.resume_id = resume_id  # type: ignore[attr-defined]
         raise
 
 
@@ -181,12 +246,12 @@ def cmd_generate(args: argparse.Namespace) -> int:
     # Refuse what the provider does not offer before anything else (no key lookup, no request).
     provider.validate(req)
     folder, final = output_target(args.output)
-    folder.mkdir(parents=True, exist_ok=True)
+    prepare_folder(folder, args.output)
     journal = Journal()
     printer = ProgressPrinter(quiet=False)
     prefix = final.stem if final is not None else "ltx2"
 
-    def make(flag: Callable[[], bool]):
+    def make(flag: InterruptFlag):
         settings = runner.RunSettings(
             output_dir=folder,
             filename_prefix=prefix,
@@ -199,7 +264,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
             use_cache=not args.no_cache,
             journal=journal,
             cancel_check=flag,
-            on_progress=printer,
+            on_progress=flag.guard(printer),
         )
         return runner.generate(req, settings)
 

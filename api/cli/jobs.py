@@ -108,12 +108,12 @@ def cmd_show(journal: Journal, ident: str, *, as_json: bool) -> int:
 
 def cmd_resume(journal: Journal, args: argparse.Namespace) -> int:
     from .. import runner
-    from .generate import output_target, place_result, print_result, run_with_interrupt
+    from .generate import output_target, place_result, prepare_folder, print_result, run_with_interrupt
 
     check_wait_flags(args.poll_interval, args.poll_timeout)
     record = _get(journal, args.id)
     folder, final = output_target(args.output)
-    folder.mkdir(parents=True, exist_ok=True)
+    prepare_folder(folder, args.output)
     printer = ProgressPrinter()
     prefix = final.stem if final is not None else "ltx2"
 

@@ -123,7 +123,7 @@ def _add_emulator(sub: argparse._SubParsersAction) -> None:
         action="append",
         default=[],
         metavar="PROVIDER:OP:KIND[:STATUS][xCOUNT]",
-        help="inject a fault, e.g. gmi:status:http:503x2 (repeatable)",
+        help="inject a fault, e.g. gmi:status:http:503x2 or ltx:submit:delay:2.5s (repeatable)",
     )
     p.add_argument(
         "--key",
@@ -244,6 +244,20 @@ def _silence_stdout() -> None:
         pass
 
 
+_RESUME_PLACEHOLDER = "ltx2 jobs resume ID"
+
+
+def with_resume_id(message: str, resume_id: str | None) -> str:
+    """The error line of a job that stays resumable names its journal id (in place of the generic
+    "ID" when the message already says how to resume)."""
+    if not resume_id:
+        return message
+    command = f"ltx2 jobs resume {resume_id}"
+    if _RESUME_PLACEHOLDER in message:
+        return message.replace(_RESUME_PLACEHOLDER, command)
+    return f"{message.rstrip()} The job stays resumable: {command}"
+
+
 def error(message: str) -> None:
     print(f"ltx2: error: {redact_text(message)}", file=sys.stderr, flush=True)
 
@@ -270,7 +284,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (LTX2Error, CommandError) as exc:
         if debug:
             traceback.print_exc()
-        error(str(exc))
+        error(with_resume_id(str(exc), getattr(exc, "resume_id", None)))
         return EXIT_ERROR
     except Exception as exc:  # an unexpected failure still gets one line, not a traceback
         if debug:
