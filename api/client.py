@@ -5,6 +5,7 @@ reached the server or was refused with 429/503 before any job id."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import inspect
 import json
@@ -12,10 +13,10 @@ import logging
 import os
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -40,6 +41,7 @@ from .redact import redact, redact_text, register_secret
 from .types import GenerationRequest, JobState, JobStatus, MediaInput, SubmittedJob
 
 CancelCheck = Callable[[], bool]  # True = the user asked to stop
+_T = TypeVar("_T")
 
 log = logging.getLogger("ltx2_nodes.client")
 
@@ -52,6 +54,14 @@ _MIN_INTERVAL = 0.05
 _UNKNOWN_STATUS_TRIES = 3  # unrecognisable status answers tolerated in a row
 _MAX_REDIRECTS = 5
 _CHUNK = 1 << 16
+_RESUMABLE = "the job continues on the provider and can be resumed ('ltx2 jobs resume ID')"
+_DOWNLOAD_STOPPED = (
+    "Download stopped; the result stays with the provider and can be resumed ('ltx2 jobs resume ID')."
+)
+_SYNC_LOST = (
+    "the synchronous call's video was (or is being) generated and billed, but a synchronous call has "
+    "no job id, so it cannot be collected later"
+)
 
 
 @dataclass(frozen=True)
@@ -238,16 +248,46 @@ class ProviderClient:
         remaining = max(0.0, seconds)
         while True:
             if cancel_check is not None and cancel_check():
-                raise Interrupted(
-                    "Stopped waiting; the job continues on the provider and can be resumed "
-                    "('ltx2 jobs resume ID').",
-                    provider=self.provider.name,
-                )
+                raise Interrupted(f"Stopped waiting; {_RESUMABLE}.", provider=self.provider.name)
             if remaining <= 0 or (deadline is not None and self._clock() >= deadline):
                 return
             step = min(_SLICE, remaining)
             await self._sleep(step)
             remaining -= step
+
+    async def _until_cancelled(self, aw: Awaitable[_T], cancel_check: CancelCheck | None, message: str) -> _T:
+        """Await ``aw`` while calling cancel_check every slice: a slow answer or a stalled transfer
+        never hides an interrupt. On one, ``aw`` is cancelled and Interrupted(message) raised."""
+        if cancel_check is None:
+            return await aw
+        task = asyncio.ensure_future(aw)
+        try:
+            while True:
+                done, _ = await asyncio.wait({task}, timeout=_SLICE)
+                if done:
+                    return task.result()
+                if cancel_check():
+                    raise Interrupted(message, provider=self.provider.name)
+        finally:
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    await task
+
+    async def _chunks(
+        self, resp: httpx.Response, cancel_check: CancelCheck | None, message: str
+    ) -> AsyncIterator[bytes]:
+        """The body in chunks; an interrupt is noticed even while no byte arrives."""
+        chunks = resp.aiter_bytes(_CHUNK)
+
+        async def next_chunk() -> bytes | None:
+            try:
+                return await chunks.__anext__()
+            except StopAsyncIteration:
+                return None
+
+        while (chunk := await self._until_cancelled(next_chunk(), cancel_check, message)) is not None:
+            yield chunk
 
     async def _send(self, call: HttpCall) -> httpx.Response:
         url = self._url(call.path)
@@ -278,7 +318,9 @@ class ProviderClient:
         for attempt in range(1, attempts + 1):
             resp: httpx.Response | None = None
             try:
-                resp = await self._send(call)
+                resp = await self._until_cancelled(
+                    self._send(call), cancel_check, f"Stopped waiting; {_RESUMABLE}."
+                )
             except _INVALID as exc:
                 raise self._network_error(call, exc, attempt) from None
             except httpx.HTTPError as exc:
@@ -330,15 +372,21 @@ class ProviderClient:
 
     # --- submit ---------------------------------------------------------------------------------------------
 
-    async def submit(self, req: GenerationRequest, uris: Mapping[str, str]) -> SubmittedJob:
-        """POST the job. Resent only when it provably never arrived or was refused with 429/503."""
+    async def submit(
+        self, req: GenerationRequest, uris: Mapping[str, str], *, cancel_check: CancelCheck | None = None
+    ) -> SubmittedJob:
+        """POST the job. Resent only when it provably never arrived or was refused with 429/503.
+        ``cancel_check`` is watched while waiting to send it again (nothing was accepted then); the
+        POST itself is never abandoned half way, so its answer is always read."""
         call = self.provider.build_submit(req, uris)
         attempts = max(1, self.retry.submit_attempts)
         for attempt in range(1, attempts + 1):
             try:
                 resp = await self._send(call)
             except (httpx.HTTPError, httpx.InvalidURL) as exc:
-                await self._sleep(self._resend_delay(call, attempt, attempts, exc=exc))
+                await self._pause_before_resend(
+                    self._resend_delay(call, attempt, attempts, exc=exc), cancel_check
+                )
                 continue
             self._log_submit(call, resp.status_code, attempt, attempts)
             if resp.is_success:
@@ -352,8 +400,23 @@ class ProviderClient:
                         raw=redact(body, (self._key,)),
                     ) from None
             err = self._error(resp.status_code, _decode(resp), resp.headers)
-            await self._sleep(self._resend_delay(call, attempt, attempts, resp=resp, err=err))
+            await self._pause_before_resend(
+                self._resend_delay(call, attempt, attempts, resp=resp, err=err), cancel_check
+            )
         raise AssertionError("unreachable")
+
+    async def _pause_before_resend(self, seconds: float, cancel_check: CancelCheck | None) -> None:
+        if cancel_check is None:
+            await self._sleep(seconds)
+            return
+        try:
+            await self._pause(seconds, cancel_check)
+        except Interrupted:
+            raise Interrupted(
+                f"Stopped before sending the request to {self.provider.display_name} again; it had "
+                f"been refused, so nothing was billed.",
+                provider=self.provider.name,
+            ) from None
 
     def _resend_delay(
         self,
@@ -434,8 +497,11 @@ class ProviderClient:
         *,
         max_bytes: int,
         cancel_check: CancelCheck | None = None,
+        timeout: float = 1800.0,
     ) -> Path:
-        """Synchronous generate (LTX v1): the answer body is the MP4, streamed to ``dest``."""
+        """Synchronous generate (LTX v1): the answer body is the MP4, streamed to ``dest``. The answer
+        comes once the video is rendered, so the read timeout is ``timeout`` (the whole generation),
+        not the short one of ordinary calls."""
         call = self.provider.build_submit(req, uris, sync=True)
         if call.response != "binary":
             # Checked before sending: an asynchronous submit answered here would be paid and lost.
@@ -450,24 +516,32 @@ class ProviderClient:
         attempts = max(1, self.retry.submit_attempts)
         part = dest.with_suffix(".part")
         dest.parent.mkdir(parents=True, exist_ok=True)  # before sending: the answer is paid for
+        t = self.timeouts
+        generation = httpx.Timeout(connect=t.connect, read=max(t.read, timeout), write=t.write, pool=t.pool)
+        lost = f"Stopped waiting; {_SYNC_LOST}."
         for attempt in range(1, attempts + 1):
-            kwargs: dict[str, Any] = {"headers": self._headers(call, url)}
+            kwargs: dict[str, Any] = {"headers": self._headers(call, url), "timeout": generation}
             if call.json is not None:
                 kwargs["json"] = call.json
             try:
-                async with self._http.stream(call.method.upper(), url, **kwargs) as resp:
+                request = self._http.build_request(call.method.upper(), url, **kwargs)
+                resp = await self._until_cancelled(self._http.send(request, stream=True), cancel_check, lost)
+                try:
                     self._log_submit(call, resp.status_code, attempt, attempts)
                     if resp.is_success:
                         return await self._receive_video(resp, part, dest, max_bytes, url, cancel_check)
                     await resp.aread()
-                    err = self._error(resp.status_code, _decode(resp), resp.headers)
-                    delay = self._resend_delay(call, attempt, attempts, resp=resp, err=err)
+                finally:
+                    await resp.aclose()
+                err = self._error(resp.status_code, _decode(resp), resp.headers)
+                delay = self._resend_delay(call, attempt, attempts, resp=resp, err=err)
             except (httpx.HTTPError, httpx.InvalidURL) as exc:
                 _unlink(part)
                 delay = self._resend_delay(call, attempt, attempts, exc=exc)
             except BaseException:
                 _unlink(part)
                 raise
+            # Not interruptible: every Interrupted of a synchronous call means its video was billed.
             await self._sleep(delay)
         raise AssertionError("unreachable")
 
@@ -485,7 +559,18 @@ class ProviderClient:
         if total is not None and total > max_bytes:
             raise _too_large(total, max_bytes, url)
         try:
-            done = await self._stream_to(resp, part, 0, max_bytes, url, cancel_check, None, total, None)
+            done = await self._stream_to(
+                resp,
+                part,
+                0,
+                max_bytes,
+                url,
+                cancel_check,
+                None,
+                total,
+                None,
+                interrupted=f"Stopped; {_SYNC_LOST}.",
+            )
         except httpx.HTTPError as exc:
             _unlink(part)
             raise self._uncertain(
@@ -667,7 +752,11 @@ class ProviderClient:
                 headers["Range"] = f"bytes={offset}-"
             host = urlsplit(target).hostname
             try:
-                async with self._http.stream("GET", target, headers=headers) as resp:
+                request = self._http.build_request("GET", target, headers=headers)
+                resp = await self._until_cancelled(
+                    self._http.send(request, stream=True), cancel_check, _DOWNLOAD_STOPPED
+                )
+                async with contextlib.aclosing(resp):
                     status = resp.status_code
                     self._log(
                         logging.INFO,
@@ -750,6 +839,8 @@ class ProviderClient:
         on_progress: Callable[[int, int | None], None] | None,
         total: int | None,
         deadline: float | None,
+        *,
+        interrupted: str = _DOWNLOAD_STOPPED,
     ) -> int:
         """Write the body to ``part`` (appending from ``start``; from scratch when 0). Returns the file size."""
         done = start
@@ -758,7 +849,7 @@ class ProviderClient:
             fh.truncate()
             if on_progress is not None:
                 on_progress(done, total)
-            async for chunk in resp.aiter_bytes(_CHUNK):
+            async for chunk in self._chunks(resp, cancel_check, interrupted):
                 done += len(chunk)
                 if done > max_bytes:
                     raise _too_large(done, max_bytes, url, running=True)
@@ -766,11 +857,7 @@ class ProviderClient:
                 if on_progress is not None:
                     on_progress(done, total)
                 if cancel_check is not None and cancel_check():
-                    raise Interrupted(
-                        "Download stopped; the result stays with the provider and can be resumed "
-                        "('ltx2 jobs resume ID').",
-                        provider=self.provider.name,
-                    )
+                    raise Interrupted(interrupted, provider=self.provider.name)
                 if deadline is not None and self._clock() > deadline:
                     raise DownloadError(
                         f"The download from {urlsplit(url).hostname} did not finish within "

@@ -24,11 +24,13 @@ from pathlib import Path
 
 from .client import ProviderClient
 from .errors import HostingError
+from .journal import enable_wal
 from .types import GenerationRequest, MediaInput
 
 HOSTING_METHODS = ("auto", "upload", "data-uri", "url")
 RESERVED_METHODS = ("s3",)
 MIN_REMAINING_LIFETIME = 120.0  # a cached URI must stay valid at least this long to be reused
+_BUSY_TIMEOUT = 15.0  # seconds a connection waits for another writer
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS hosted (
@@ -58,12 +60,12 @@ class HostingCache:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as db:
-            db.execute("PRAGMA journal_mode=WAL")
+            enable_wal(db, _BUSY_TIMEOUT)
             db.execute(_SCHEMA)
 
     @contextlib.contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=15.0)
+        db = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT)
         db.execute("PRAGMA synchronous=NORMAL")  # with WAL: never corrupt; a lost entry only costs an upload
         try:
             with db:  # commit on success, roll back on error

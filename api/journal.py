@@ -113,6 +113,21 @@ CREATE INDEX IF NOT EXISTS jobs_created_at ON jobs (created_at);
 """
 
 
+def enable_wal(conn: sqlite3.Connection, timeout: float) -> None:
+    """Switch the database file to WAL (kept by every later connection). While another connection is
+    still writing a fresh file in rollback mode, SQLite answers "locked" at once instead of waiting
+    (it avoids a deadlock), so wait and try again here, up to ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL").fetchone()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.05)
+
+
 def default_path() -> Path:
     from . import config  # late: config may read the environment at call time
 
@@ -156,8 +171,7 @@ class Journal:
 
     def _init_schema(self) -> None:
         with self._connect() as conn:
-            # WAL is a property of the file: set once, kept by every later connection.
-            conn.execute("PRAGMA journal_mode = WAL")
+            enable_wal(conn, BUSY_TIMEOUT_MS / 1000)
         with self._connect(write=True) as conn:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
@@ -322,12 +336,32 @@ class Journal:
     def find_resumable(self, request_hash: str, *, base_url: str) -> JobRecord | None:
         """Newest record of this request that the provider accepted and that was never collected
         (running, finished but not downloaded, or interrupted): collecting it costs nothing more."""
-        states = [s.value for s in (RecordState.SUBMITTED, RecordState.RUNNING, RecordState.SUCCEEDED,
-                                    RecordState.INTERRUPTED)]
-        sql = (f"SELECT * FROM jobs WHERE request_hash = ? AND base_url = ? AND provider_job_id IS NOT NULL "
-               f"AND state IN ({', '.join('?' * len(states))}) ORDER BY created_at DESC, rowid DESC LIMIT 1")
+        states = [
+            s.value
+            for s in (
+                RecordState.SUBMITTED,
+                RecordState.RUNNING,
+                RecordState.SUCCEEDED,
+                RecordState.INTERRUPTED,
+            )
+        ]
+        sql = (
+            f"SELECT * FROM jobs WHERE request_hash = ? AND base_url = ? AND provider_job_id IS NOT NULL "
+            f"AND state IN ({', '.join('?' * len(states))}) ORDER BY created_at DESC, rowid DESC LIMIT 1"
+        )
         with self._connect() as conn:
             row = conn.execute(sql, [request_hash, base_url, *states]).fetchone()
+        return None if row is None else self._record(row)
+
+    def find_uncertain(self, request_hash: str, *, base_url: str, since: float) -> JobRecord | None:
+        """Newest record of this request that became UNCERTAIN at or after ``since``: a submit of it
+        that just got no answer and may have been accepted."""
+        sql = (
+            "SELECT * FROM jobs WHERE request_hash = ? AND base_url = ? AND state = ? AND updated_at >= ? "
+            "ORDER BY updated_at DESC, rowid DESC LIMIT 1"
+        )
+        with self._connect() as conn:
+            row = conn.execute(sql, [request_hash, base_url, RecordState.UNCERTAIN.value, since]).fetchone()
         return None if row is None else self._record(row)
 
     def export(self, record: JobRecord) -> dict[str, Any]:

@@ -21,6 +21,7 @@ import httpx
 from . import config
 from .client import CancelCheck, ProviderClient, RetryPolicy
 from .errors import (
+    DownloadError,
     Interrupted,
     InvalidInputError,
     JobCancelledError,
@@ -398,15 +399,23 @@ async def generate(req: GenerationRequest, settings: RunSettings) -> GenerationR
         # Another provider's submit answers with a job id, not the video: a "sync" call there would
         # buy a job and never collect it.
         sync_providers = ", ".join(p.display_name for p in all_providers() if p.supports_sync)
-        raise InvalidInputError("sync", True, f"asynchronous jobs only; synchronous calls exist on {sync_providers}",
-                                provider=provider.name, reason=f"{provider.display_name} has no synchronous endpoint")
+        raise InvalidInputError(
+            "sync",
+            True,
+            f"asynchronous jobs only; synchronous calls exist on {sync_providers}",
+            provider=provider.name,
+            reason=f"{provider.display_name} has no synchronous endpoint",
+        )
     cost = provider.estimate_cost(req)
 
     journal = settings.journal or Journal()
     if not _cache_enabled(req, settings):
-        return await _submit_and_collect(req, settings, provider, spec, cost, key, base_url, journal, progress, clock)
+        return await _submit_and_collect(
+            req, settings, provider, spec, cost, key, base_url, journal, progress, clock
+        )
     # Equal requests run one at a time in this process, so the second finds the first one's result
     # (or its accepted job) instead of paying again.
+    queued_at = time.time()
     async with _one_at_a_time(f"{base_url} {req.request_hash()}"):
         cached = journal.find_cached(req.request_hash(), base_url=base_url)
         if cached is not None and cached.result_path:
@@ -422,9 +431,25 @@ async def generate(req: GenerationRequest, settings: RunSettings) -> GenerationR
         if accepted is not None and not settings.sync:
             # An earlier run of this very request was accepted (and billed) but never collected,
             # e.g. it was interrupted: collect that job rather than buy another.
-            progress("queued", f"Collecting job {accepted.provider_job_id}, accepted earlier for this request")
+            progress(
+                "queued", f"Collecting job {accepted.provider_job_id}, accepted earlier for this request"
+            )
             return await resume(accepted.id, dataclasses.replace(settings, journal=journal, api_key=key))
-        return await _submit_and_collect(req, settings, provider, spec, cost, key, base_url, journal, progress, clock)
+        unanswered = journal.find_uncertain(req.request_hash(), base_url=base_url, since=queued_at)
+        if unanswered is not None:
+            # An equal run sent this very request while this one waited, and got no answer: it may
+            # have been accepted and billed. Sending it again would be an automatic resend.
+            exc = SubmitUncertainError(
+                f"An equal request sent to {provider.display_name} at the same time (journal id "
+                f"{unanswered.id[:8]}) got no answer and may have been accepted; this one was not sent, "
+                f"so the video is not bought twice.",
+                provider=provider.name,
+            )
+            exc.journal_id = unanswered.id  # type: ignore[attr-defined]
+            raise exc
+        return await _submit_and_collect(
+            req, settings, provider, spec, cost, key, base_url, journal, progress, clock
+        )
 
 
 _equal_request_locks: dict[tuple[int, str], tuple[asyncio.Lock, int]] = {}
@@ -469,26 +494,26 @@ async def _submit_and_collect(
         clock.mark("hosted")
 
         record = journal.create(req, model=spec.name, base_url=base_url, cost=cost)
+        sent = False
         try:
             progress("submitting", f"Submitting to {provider.display_name}")
             clock.mark("submit")
+            sent = True
             if settings.sync:
                 path = await _run_sync(client, req, uris, record, journal, settings, progress, clock)
             else:
                 try:
-                    job = await client.submit(req, uris)
+                    job = await client.submit(req, uris, cancel_check=settings.cancel_check)
                 except BaseException as exc:
                     state = RecordState.REJECTED if _submit_refused(exc) else RecordState.UNCERTAIN
                     journal.update(record.id, state=state, error=str(exc) or type(exc).__name__)
                     raise
                 clock.mark("submitted")
-                record = journal.update(
-                    record.id, provider_job_id=job.job_id, job_model=job.model, state=RecordState.SUBMITTED
-                )
+                record = _record_accepted(journal, record.id, job, provider)
                 progress("queued", f"{provider.display_name} accepted job {job.job_id}")
                 path = await _collect(client, provider, job, record, journal, settings, progress, clock)
         except BaseException as exc:
-            _after_failure(journal, record.id, exc)
+            _after_failure(journal, record.id, exc, sent=sent)
             raise
 
     progress("done", f"Saved {path.name}", 1.0)
@@ -496,19 +521,43 @@ async def _submit_and_collect(
     return _result(record, path, cost=cost, timings=_finish_timings(clock, progress))
 
 
-def _after_failure(journal: Journal, record_id: str, exc: BaseException) -> None:
+def _record_accepted(journal: Journal, record_id: str, job: SubmittedJob, provider: Provider) -> JobRecord:
+    """Write the id of an accepted (billed) job. A journal that cannot take it gets a second try; after
+    that the error names the job, so it is never lost without a trace."""
+    changes = dict(provider_job_id=job.job_id, job_model=job.model, state=RecordState.SUBMITTED)
+    try:
+        return journal.update(record_id, **changes)
+    except Exception:
+        pass
+    try:
+        return journal.update(record_id, **changes)
+    except Exception as exc:
+        raise LTX2Error(
+            f"{provider.display_name} accepted job {job.job_id}, and it is billed, but the job journal "
+            f"could not record it ({type(exc).__name__}: {redact_text(str(exc))}).",
+            provider=provider.name,
+            hint=f"Collect job {job.job_id} from the provider's dashboard, and check that the data folder "
+            f"(LTX2_DATA_DIR) is writable.",
+        ) from None
+
+
+def _after_failure(journal: Journal, record_id: str, exc: BaseException, *, sent: bool = False) -> None:
     """Tell the caller which journal record the error belongs to (``exc.journal_id``, for a resume
-    hint), and close a record that never got as far as the submit: nothing was sent."""
+    hint), and close a record still PENDING: refused when the submit was never sent, uncertain when it
+    was (the journal could not record its outcome)."""
     if isinstance(exc, LTX2Error) and getattr(exc, "journal_id", None) is None:
         exc.journal_id = record_id  # type: ignore[attr-defined]
     try:
         current = journal.get(record_id)
         if current is not None and current.state is RecordState.PENDING:
-            journal.update(
-                record_id,
-                state=RecordState.REJECTED,
-                error=f"Stopped before the submit was sent: {exc or type(exc).__name__}",
-            )
+            if sent:
+                journal.update(record_id, state=RecordState.UNCERTAIN, error=str(exc) or type(exc).__name__)
+            else:
+                journal.update(
+                    record_id,
+                    state=RecordState.REJECTED,
+                    error=f"Stopped before the submit was sent: {exc or type(exc).__name__}",
+                )
     except Exception:  # never hide the original error behind a journal problem
         pass
 
@@ -529,10 +578,18 @@ async def _run_sync(
     progress("processing", "Generating (synchronous call)")
     try:
         dest = await client.submit_sync(
-            req, uris, dest, max_bytes=settings.max_download_bytes, cancel_check=settings.cancel_check
+            req,
+            uris,
+            dest,
+            max_bytes=settings.max_download_bytes,
+            cancel_check=settings.cancel_check,
+            timeout=settings.poll_timeout,
         )
     except BaseException as exc:
-        state = RecordState.REJECTED if _submit_refused(exc) else RecordState.UNCERTAIN
+        # The answer is the billed video itself: stopping or refusing it while it is awaited or
+        # arrives (interrupt, size cap) loses a paid result; it is no refusal.
+        refused = _submit_refused(exc) and not isinstance(exc, (Interrupted, DownloadError))
+        state = RecordState.REJECTED if refused else RecordState.UNCERTAIN
         journal.update(record.id, state=state, error=str(exc) or type(exc).__name__)
         raise
     clock.mark("downloaded")

@@ -1,0 +1,113 @@
+"""The client's interrupt and synchronous-call paths against the real emulator: a slow answer, a stalled
+download or a refused submit's wait never hides an interrupt, and a synchronous call may take as long as
+the generation does."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import pytest
+from ltx2_nodes.api.client import ProviderClient, RetryPolicy, Timeouts
+from ltx2_nodes.api.emulator import Fault, RunningEmulator
+from ltx2_nodes.api.errors import Interrupted
+from ltx2_nodes.api.providers import get_provider
+from ltx2_nodes.api.types import GenerationRequest, Mode
+
+# A guard far below the injected delays: an interrupt that waits for the slow answer fails the test.
+GUARD = 8.0
+SLOW = 60.0
+
+
+def _t2v(provider: str) -> GenerationRequest:
+    model = "ltx-2-fast" if provider == "ltx" else None
+    return GenerationRequest(
+        provider=provider,
+        mode=Mode.TEXT_TO_VIDEO,
+        model=model,
+        prompt="a lighthouse",
+        duration=6,
+        resolution="1920x1080",
+        fps=25,
+        generate_audio=False,
+    )
+
+
+def _client(emulator: RunningEmulator, provider: str = "gmi", **kw) -> ProviderClient:
+    emulator.emulator.config.max_render_side = 64
+    return ProviderClient(
+        get_provider(provider), emulator.emulator.config.keys[provider], emulator.base_urls()[provider], **kw
+    )
+
+
+def _after(seconds: float):
+    start = time.monotonic()
+    return lambda: time.monotonic() - start > seconds
+
+
+def _ops(emulator: RunningEmulator, op: str) -> int:
+    return sum(1 for e in emulator.emulator.log if e.op == op)
+
+
+async def test_slow_status_answer_does_not_hide_an_interrupt(emulator: RunningEmulator) -> None:
+    async with _client(emulator, retry=RetryPolicy(base_delay=0.05, max_delay=0.1)) as client:
+        job = await client.submit(_t2v("gmi"), {})
+        emulator.emulator.add_fault(Fault(op="status", kind="delay", provider="gmi", delay=SLOW, count=3))
+        with pytest.raises(Interrupted, match="resume"):
+            await asyncio.wait_for(
+                client.wait(job, interval=0.05, timeout=600, cancel_check=_after(0.3)), GUARD
+            )
+    assert _ops(emulator, "status") == 1
+
+
+async def test_download_waiting_for_its_answer_does_not_hide_an_interrupt(
+    emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    async with _client(emulator, retry=RetryPolicy(base_delay=0.05, max_delay=0.1)) as client:
+        job = await client.submit(_t2v("gmi"), {})
+        status = await client.wait(job, interval=0.05, timeout=60)
+        emulator.emulator.add_fault(Fault(op="download", kind="delay", provider="*", delay=SLOW, count=3))
+        dest = tmp_path / "out.mp4"
+        with pytest.raises(Interrupted):
+            await asyncio.wait_for(client.download(status.video_url, dest, cancel_check=_after(0.3)), GUARD)
+    assert not dest.exists() and not dest.with_suffix(".part").exists()
+
+
+async def test_submit_refused_with_429_notices_an_interrupt_while_it_waits(emulator: RunningEmulator) -> None:
+    emulator.emulator.add_fault(
+        Fault(op="submit", kind="http", provider="gmi", status=429, retry_after=SLOW, count=5)
+    )
+    async with _client(emulator, retry=RetryPolicy(max_delay=SLOW)) as client:
+        with pytest.raises(Interrupted):
+            await asyncio.wait_for(client.submit(_t2v("gmi"), {}, cancel_check=_after(0.3)), GUARD)
+    assert emulator.emulator.submit_requests["gmi"] == 1 and emulator.emulator.jobs_created["gmi"] == 0
+
+
+async def test_sync_call_may_take_longer_than_the_read_timeout(
+    emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    # The synchronous answer comes only once the video is rendered: a generation is no stalled read.
+    emulator.emulator.config.processing_seconds = 1.5
+    timeouts = Timeouts(read=0.4)
+    async with _client(emulator, "ltx", timeouts=timeouts) as client:
+        path = await client.submit_sync(_t2v("ltx"), {}, tmp_path / "v.mp4", max_bytes=1 << 30)
+    assert path.read_bytes()[4:8] == b"ftyp"
+    assert emulator.emulator.submit_requests["ltx"] == 1
+
+
+async def test_interrupted_sync_call_says_its_video_cannot_be_collected_later(
+    emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    emulator.emulator.config.processing_seconds = SLOW
+    async with _client(emulator, "ltx") as client:
+        with pytest.raises(Interrupted) as info:
+            await asyncio.wait_for(
+                client.submit_sync(
+                    _t2v("ltx"), {}, tmp_path / "v.mp4", max_bytes=1 << 30, cancel_check=_after(0.3)
+                ),
+                GUARD,
+            )
+    text = str(info.value)
+    assert "billed" in text and "cannot be collected" in text and "ltx2 jobs resume" not in text
+    assert not list(tmp_path.iterdir())

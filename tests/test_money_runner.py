@@ -1,0 +1,174 @@
+"""Money rules of a whole run against the real emulator: a billed synchronous video is never recorded
+as refused, a journal that fails after the provider accepted a job does not lose the job, and an equal
+request waiting behind an unanswered submit does not send it again."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ltx2_nodes.api import runner
+from ltx2_nodes.api.client import RetryPolicy
+from ltx2_nodes.api.emulator import Fault, RunningEmulator
+from ltx2_nodes.api.errors import DownloadError, Interrupted, LTX2Error, SubmitUncertainError
+from ltx2_nodes.api.journal import Journal, RecordState
+from ltx2_nodes.api.types import GenerationRequest, Mode, ProgressEvent
+
+FAST_RETRY = RetryPolicy(base_delay=0.05, max_delay=0.5)
+
+
+def _req(provider: str = "gmi", seed: int | None = None) -> GenerationRequest:
+    model = "ltx-2-fast" if provider == "ltx" else None
+    return GenerationRequest(
+        provider=provider,
+        mode=Mode.TEXT_TO_VIDEO,
+        model=model,
+        prompt="a paper lantern",
+        duration=6,
+        resolution="1920x1080",
+        fps=25,
+        generate_audio=False,
+        seed=seed,
+    )
+
+
+def _settings(tmp_path: Path, journal: Journal, **over: Any) -> runner.RunSettings:
+    values: dict[str, Any] = dict(
+        output_dir=tmp_path / "out", journal=journal, poll_interval=0.05, retry=FAST_RETRY
+    )
+    values.update(over)
+    return runner.RunSettings(**values)
+
+
+@pytest.fixture(autouse=True)
+def _small_renders(emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(emulator.emulator.config, "max_render_side", 64)
+
+
+class JobIdWriteFails(Journal):
+    """A journal whose disk refuses the write of a provider job id (``failures`` times)."""
+
+    def __init__(self, path: Path, failures: int) -> None:
+        super().__init__(path)
+        self.failures = failures
+
+    def update(self, record_id: str, **fields: Any):
+        if "provider_job_id" in fields and self.failures > 0:
+            self.failures -= 1
+            raise sqlite3.OperationalError("disk I/O error")
+        return super().update(record_id, **fields)
+
+
+# --- the synchronous call: its answer is the billed video ---------------------------------------------
+
+
+async def test_sync_video_over_the_size_cap_is_recorded_as_billed(
+    emu_env: RunningEmulator, tmp_path: Path
+) -> None:
+    journal = Journal(tmp_path / "j.sqlite3")
+    with pytest.raises(DownloadError):
+        await runner.generate(_req("ltx"), _settings(tmp_path, journal, sync=True, max_download_bytes=1000))
+    [record] = journal.list(limit=0)
+    assert emu_env.emulator.jobs_created["ltx"] == 1
+    assert record.state is RecordState.UNCERTAIN, f"a billed video recorded as {record.state.value}"
+
+
+async def test_interrupted_sync_call_is_recorded_as_billed(emu_env: RunningEmulator, tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.sqlite3")
+    phases: list[str] = []
+
+    def on_progress(event: ProgressEvent) -> None:
+        phases.append(event.phase)
+
+    settings = _settings(
+        tmp_path, journal, sync=True, on_progress=on_progress, cancel_check=lambda: "processing" in phases
+    )
+    with pytest.raises(Interrupted) as info:
+        await asyncio.wait_for(runner.generate(_req("ltx"), settings), 20)
+    [record] = journal.list(limit=0)
+    assert emu_env.emulator.jobs_created["ltx"] == 1
+    assert record.state is RecordState.UNCERTAIN, f"a billed call recorded as {record.state.value}"
+    assert "cannot be collected" in str(info.value) and "jobs resume" not in str(info.value)
+    assert not list((tmp_path / "out").glob("*"))
+
+
+async def test_interrupt_while_a_refused_submit_waits_is_recorded_as_refused(
+    emu_env: RunningEmulator, tmp_path: Path
+) -> None:
+    emu_env.emulator.add_fault(
+        Fault(op="submit", kind="http", provider="gmi", status=429, retry_after=60, count=5)
+    )
+    journal = Journal(tmp_path / "j.sqlite3")
+
+    def cancel_check() -> bool:  # stop once the provider has refused the first submit
+        return emu_env.emulator.submit_requests["gmi"] >= 1
+
+    settings = _settings(tmp_path, journal, retry=RetryPolicy(max_delay=60), cancel_check=cancel_check)
+    with pytest.raises(Interrupted, match="nothing was billed"):
+        await asyncio.wait_for(runner.generate(_req(), settings), 8)
+    [record] = journal.list(limit=0)
+    assert record.state is RecordState.REJECTED and emu_env.emulator.submit_requests["gmi"] == 1
+
+
+# --- a journal failing after the provider accepted the job -----------------------------------------------
+
+
+async def test_journal_failing_once_to_record_the_job_id_loses_nothing(
+    emu_env: RunningEmulator, tmp_path: Path
+) -> None:
+    journal = JobIdWriteFails(tmp_path / "j.sqlite3", failures=1)
+    result = await runner.generate(_req(), _settings(tmp_path, journal))
+    [record] = journal.list(limit=0)
+    assert record.state is RecordState.DOWNLOADED and record.provider_job_id == result.request_id
+    assert emu_env.emulator.submit_requests["gmi"] == 1
+
+
+async def test_journal_unable_to_record_the_job_id_names_the_paid_job(
+    emu_env: RunningEmulator, tmp_path: Path
+) -> None:
+    journal = JobIdWriteFails(tmp_path / "j.sqlite3", failures=10)
+    with pytest.raises(LTX2Error) as info:
+        await runner.generate(_req(), _settings(tmp_path, journal))
+    [job_id] = emu_env.emulator.jobs
+    assert job_id in str(info.value) and "disk I/O error" in str(info.value)
+    [record] = journal.list(limit=0)
+    assert record.state is not RecordState.REJECTED, "an accepted job recorded as refused"
+    assert record.state is RecordState.UNCERTAIN and job_id in (record.error or "")
+    assert getattr(info.value, "journal_id", None) == record.id
+    assert emu_env.emulator.submit_requests["gmi"] == 1
+
+
+# --- equal requests in flight --------------------------------------------------------------------------
+
+
+async def test_equal_request_waiting_behind_an_unanswered_submit_is_not_sent_again(
+    emu_env: RunningEmulator, tmp_path: Path
+) -> None:
+    # The first submit is accepted (and billed) but its answer is lost: the second, equal request that
+    # waited for it must not buy the same video again.
+    emu_env.emulator.add_fault(Fault(op="submit", kind="reset", provider="gmi", after_accept=True))
+    journal = Journal(tmp_path / "j.sqlite3")
+    outcomes = await asyncio.gather(
+        *(runner.generate(_req(seed=7), _settings(tmp_path, journal)) for _ in range(2)),
+        return_exceptions=True,
+    )
+    assert all(isinstance(o, SubmitUncertainError) for o in outcomes), outcomes
+    assert emu_env.emulator.submit_requests["gmi"] == 1 and emu_env.emulator.jobs_created["gmi"] == 1
+    [record] = journal.list(limit=0)
+    assert record.state is RecordState.UNCERTAIN
+    assert {getattr(o, "journal_id", None) for o in outcomes} == {record.id}
+    assert "ltx2 jobs list" in str(outcomes[1])
+
+
+async def test_equal_request_run_again_later_is_the_user_s_choice(
+    emu_env: RunningEmulator, tmp_path: Path
+) -> None:
+    emu_env.emulator.add_fault(Fault(op="submit", kind="reset", provider="gmi", after_accept=True))
+    journal = Journal(tmp_path / "j.sqlite3")
+    with pytest.raises(SubmitUncertainError):
+        await runner.generate(_req(seed=7), _settings(tmp_path, journal))
+    result = await runner.generate(_req(seed=7), _settings(tmp_path, journal))  # checked, asked again
+    assert Path(result.path).is_file() and emu_env.emulator.submit_requests["gmi"] == 2
