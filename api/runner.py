@@ -492,6 +492,12 @@ async def _submit_and_collect(
         clock.mark("hosting")
         uris = await host_request_media(req, client, settings.hosting, HostingCache())
         clock.mark("hosted")
+        if settings.cancel_check is not None and settings.cancel_check():
+            # Stopped while inputs were checked or uploaded: the paid submit is not sent at all.
+            raise Interrupted(
+                f"Stopped before the request was sent to {provider.display_name}: nothing was submitted or billed.",
+                provider=provider.name,
+            )
 
         record = journal.create(req, model=spec.name, base_url=base_url, cost=cost)
         sent = False

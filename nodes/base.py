@@ -123,12 +123,18 @@ def interrupted_message(provider_label: str, job_ref: str | None) -> str:
     )
 
 
-def find_interrupted_job(request_hash: str) -> str | None:
-    """Journal id of the newest resumable record of this request, if the journal knows it."""
+def find_interrupted_job(request_hash: str, journal_id: str | None = None) -> str | None:
+    """Journal id of the resumable record an interrupt left behind: the run's own record when the
+    runner named it, else the newest resumable record of this request. None when nothing resumable
+    exists (stopped before the submit, or a synchronous call)."""
     try:
         from ..api.journal import Journal
 
-        for record in Journal().list(limit=20):
+        journal = Journal()
+        if journal_id is not None:
+            record = journal.get(journal_id)
+            return record.id if record is not None and record.resumable else None
+        for record in journal.list(limit=20):
             if record.request_hash == request_hash and record.resumable:
                 return record.id
     except Exception as exc:
@@ -270,9 +276,13 @@ class LTX2GenerationNode:
         )
         try:
             result = await runner.generate(req, rs)
-        except Interrupted:
+        except Interrupted as exc:
             consume_local_interrupt()
-            job_ref = await asyncio.to_thread(find_interrupted_job, req.request_hash())
+            job_ref = await asyncio.to_thread(
+                find_interrupted_job, req.request_hash(), getattr(exc, "journal_id", None)
+            )
+            if job_ref is None:  # nothing to collect later: the error says why (not sent, or billed)
+                raise node_error(exc) from None
             raise LTX2NodeError(interrupted_message(label, job_ref)) from None
         except LTX2Error as exc:
             raise node_error(exc) from None

@@ -172,3 +172,31 @@ async def test_equal_request_run_again_later_is_the_user_s_choice(
         await runner.generate(_req(seed=7), _settings(tmp_path, journal))
     result = await runner.generate(_req(seed=7), _settings(tmp_path, journal))  # checked, asked again
     assert Path(result.path).is_file() and emu_env.emulator.submit_requests["gmi"] == 2
+
+
+async def test_cancel_during_upload_sends_no_submit(emu_env, tmp_path) -> None:
+    # A ComfyUI Cancel pressed while the inputs upload must not buy the job afterwards.
+    import pytest
+    from ltx2_nodes.api import runner
+    from ltx2_nodes.api.errors import Interrupted
+    from ltx2_nodes.api.journal import Journal
+    from ltx2_nodes.api.media import synth
+    from ltx2_nodes.api.media.inputs import media_from_bytes
+    from ltx2_nodes.api.types import GenerationRequest, MediaKind, Mode
+
+    pressed = {"now": False}
+
+    def on_progress(event) -> None:
+        if event.phase == "uploading":
+            pressed["now"] = True  # the user cancels while the upload runs
+
+    journal = Journal(tmp_path / "j.sqlite3")
+    req = GenerationRequest(provider="gmi", mode=Mode.IMAGE_TO_VIDEO, prompt="a kite", duration=6,
+                            resolution="1920x1080", fps=25, seed=2,
+                            image=media_from_bytes(synth.test_png(64, 64), MediaKind.IMAGE))
+    settings = runner.RunSettings(output_dir=tmp_path, journal=journal, cancel_check=lambda: pressed["now"],
+                                  on_progress=on_progress, poll_interval=0.05)
+    with pytest.raises(Interrupted) as info:
+        await runner.generate(req, settings)
+    assert "nothing was submitted or billed" in str(info.value)
+    assert emu_env.emulator.submit_requests["gmi"] == 0 and journal.list(limit=0) == []

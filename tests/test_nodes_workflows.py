@@ -252,3 +252,16 @@ async def test_load_job_result_refuses_an_unknown_id(env) -> None:
     with pytest.raises(LTX2InputError, match="job_id"):
         await LTX2LoadJobResult().load(job_id="  ")
     assert env.emulator.log == []
+
+
+async def test_cancel_before_the_submit_buys_nothing_and_says_so(env) -> None:
+    # Cancel pressed while the node still prepares (inputs, upload): no job, and no resume hint.
+    comfy.interrupt_current_processing(True)
+    with pytest.raises(LTX2NodeError) as caught:
+        await LTX2TextToVideo().generate(
+            provider="GMI Cloud", model="auto", prompt="never sent", duration=6, resolution="auto", fps="auto",
+            aspect_ratio="auto", camera_motion="none", generate_audio=True, seed=6,
+        )
+    message = str(caught.value)
+    assert "nothing was submitted or billed" in message and "Load Job Result" not in message
+    assert env.emulator.submit_requests["gmi"] == 0 and comfy.processing_interrupted() is False
