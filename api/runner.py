@@ -495,7 +495,7 @@ async def _submit_and_collect(
         if settings.cancel_check is not None and settings.cancel_check():
             # Stopped while inputs were checked or uploaded: the paid submit is not sent at all.
             raise Interrupted(
-                f"Stopped before the request was sent to {provider.display_name}: nothing was submitted or billed.",
+                f"Stopped before the request was sent to {provider.display_name}: nothing was billed.",
                 provider=provider.name,
             )
 
@@ -564,8 +564,21 @@ def _after_failure(journal: Journal, record_id: str, exc: BaseException, *, sent
                     state=RecordState.REJECTED,
                     error=f"Stopped before the submit was sent: {exc or type(exc).__name__}",
                 )
+        if isinstance(exc, LTX2Error) and (journal.get(record_id) or current).resumable:
+            _name_the_job(exc, record_id)
     except Exception:  # never hide the original error behind a journal problem
         pass
+
+
+_RESUME_PLACEHOLDER = "ltx2 jobs resume ID"
+
+
+def _name_the_job(exc: LTX2Error, record_id: str) -> None:
+    """Put the journal id into an error's resume hint, so the user can copy the command as it is."""
+    command = f"ltx2 jobs resume {record_id}"
+    exc.message = exc.message.replace(_RESUME_PLACEHOLDER, command)
+    exc.hint = exc.hint.replace(_RESUME_PLACEHOLDER, command)
+    exc.args = (exc.message,)
 
 
 async def _run_sync(

@@ -222,10 +222,10 @@ async def test_poll_timeout_leaves_the_job_resumable(
     journal = Journal(tmp_path / "journal.sqlite3")
     outcome = await _run(case, _request(), _settings(tmp_path, journal, **case.settings))
     exc = _check_error(case, outcome, emu_env)
-    assert "ltx2 jobs resume" in str(exc)
     _assert_counts(case, emu_env)
     [record] = journal.list(limit=0)
     assert record.state.value == case.state and record.resumable
+    assert f"ltx2 jobs resume {record.id}" in str(exc)  # the command names this very job
     assert emu_env.emulator.jobs[record.provider_job_id].cancelled_at is None  # still the user's to collect
 
 

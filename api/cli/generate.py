@@ -215,6 +215,8 @@ def run_with_interrupt(
             return asyncio.run(coro_factory(flag))  # type: ignore[arg-type]
     except (KeyboardInterrupt, Interrupted) as exc:
         note, _ = journal_note(journal, ident_of(exc))
+        if note is None and isinstance(exc, Interrupted) and str(exc):
+            note = str(exc)  # e.g. stopped before the submit: the runner says nothing was billed
         if note:
             print(note, file=sys.stderr, flush=True)
         raise

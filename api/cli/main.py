@@ -253,6 +253,8 @@ def with_resume_id(message: str, resume_id: str | None) -> str:
     if not resume_id:
         return message
     command = f"ltx2 jobs resume {resume_id}"
+    if command in message:  # the runner named the job already
+        return message
     if _RESUME_PLACEHOLDER in message:
         return message.replace(_RESUME_PLACEHOLDER, command)
     return f"{message.rstrip()} The job stays resumable: {command}"
