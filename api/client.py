@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import email.utils
+import hashlib
 import inspect
 import json
 import logging
@@ -178,6 +179,12 @@ class ProviderClient:
 
     def __repr__(self) -> str:  # never shows the key
         return f"ProviderClient({self.provider.name!r}, base_url={self.base_url!r})"
+
+    @property
+    def account(self) -> str:
+        """A stable, non-reversible tag of the key in use (a truncated SHA-256), so per-account
+        caches never hand one account's uploads to another. Never the key itself."""
+        return hashlib.sha256(self._key.encode()).hexdigest()[:16]
 
     async def __aenter__(self) -> ProviderClient:
         return self
@@ -579,6 +586,9 @@ class ProviderClient:
         if total is not None and done != total:
             _unlink(part)
             raise self._uncertain(f"the video arrived truncated ({done} of {total} bytes)")
+        if done == 0:
+            _unlink(part)
+            raise self._uncertain("the answer carried an empty video")
         os.replace(part, dest)
         return dest
 
@@ -817,6 +827,8 @@ class ProviderClient:
                             done,
                             accept_ranges,
                         )
+                    if done == 0:  # no video is empty: never keep (or cache) this as the result
+                        raise _Retryable(DownloadError("the server sent an empty file"), 0, False)
                     return done
             except httpx.HTTPError as exc:
                 got = part.stat().st_size if offset and part.exists() else 0

@@ -198,16 +198,16 @@ async def host_media(
             provider=provider.name,
         )
     digest = media.sha256()
+    # Uploads belong to an account (LTX storage URIs are private to the key that made them).
+    where = f"{client.base_url}#{client.account}"
     if cache is not None:
-        hit = await asyncio.to_thread(cache.get, provider.name, client.base_url, "upload", digest)
+        hit = await asyncio.to_thread(cache.get, provider.name, where, "upload", digest)
         if hit is not None:
             return hit
     ticket = await client.request_upload(media)
     await client.put_upload(ticket, media.data, media.content_type)
     if cache is not None:
-        await asyncio.to_thread(
-            cache.put, provider.name, client.base_url, "upload", digest, ticket.uri, ticket.expires_at
-        )
+        await asyncio.to_thread(cache.put, provider.name, where, "upload", digest, ticket.uri, ticket.expires_at)
     return ticket.uri
 
 

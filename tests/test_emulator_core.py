@@ -53,3 +53,14 @@ def test_expired_files_answer_like_signed_urls(emulator: RunningEmulator) -> Non
     token = emulator.emulator.put_file(b"abc", "video/mp4", ttl=-1)
     resp = httpx.get(f"{emulator.origin}/_files/{token}")
     assert resp.status_code == 403 and b"expired" in resp.content
+
+
+def test_faults_the_emulator_cannot_apply_are_refused(emulator: RunningEmulator) -> None:
+    for bad in ({"op": "sumbit", "kind": "http"}, {"op": "status", "kind": "explode"},
+                {"op": "status", "kind": "http", "provider": "acme"}, {"op": "status", "kind": "http", "count": 0},
+                {"op": "status", "kind": "http", "status": 42}, {"op": "status", "kind": "http", "colour": "red"}):
+        resp = httpx.post(f"{emulator.origin}/_emulator/faults", json=bad)
+        assert resp.status_code == 400 and "invalid fault" in resp.json()["error"], bad
+    assert emulator.emulator.faults == []
+    ok = httpx.post(f"{emulator.origin}/_emulator/faults", json={"op": "status", "kind": "shape:list"})
+    assert ok.status_code == 200 and emulator.emulator.faults[0].kind == "shape:list"

@@ -316,3 +316,22 @@ def test_cache_is_process_safe(tmp_path: Path) -> None:
     assert all(
         cache.get("gmi", "b", "upload", f"{t}{i}") == f"https://x/{t}{i}" for t in "pq" for i in range(40)
     )
+
+
+async def test_cache_is_per_account(emulator, tmp_path: Path) -> None:
+    # An upload made with one key is not handed to another account (LTX storage URIs are private).
+    cache = HostingCache(tmp_path / "cache.sqlite3")
+    media = png((7, 7, 7))
+    async with client_for(emulator) as client:
+        first = await host_media(media, client, "upload", cache)
+    keys = emulator.emulator.config.keys
+    keys["gmi"], original = "another-account-key-0042", keys["gmi"]
+    try:
+        other = ProviderClient(get_provider("gmi"), keys["gmi"], emulator.base_urls()["gmi"], retry=FAST_RETRY,
+                               sleep=fast_sleep)
+        async with other:
+            second = await host_media(media, other, "upload", cache)
+            assert "another-account-key-0042" not in other.account and len(other.account) == 16
+    finally:
+        keys["gmi"] = original
+    assert first != second and uploads(emulator) == 2

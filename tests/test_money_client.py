@@ -111,3 +111,28 @@ async def test_interrupted_sync_call_says_its_video_cannot_be_collected_later(
     text = str(info.value)
     assert "billed" in text and "cannot be collected" in text and "ltx2 jobs resume" not in text
     assert not list(tmp_path.iterdir())
+
+
+async def test_an_empty_download_is_never_the_result(emu_env, tmp_path) -> None:
+    # A 200 with no body is retried and, if it stays empty, an error: never a "downloaded" result.
+    import pytest
+    from ltx2_nodes.api import runner
+    from ltx2_nodes.api.emulator import Fault
+    from ltx2_nodes.api.errors import DownloadError
+    from ltx2_nodes.api.journal import Journal, RecordState
+    from ltx2_nodes.api.types import GenerationRequest, Mode
+
+    req = GenerationRequest(provider="gmi", mode=Mode.TEXT_TO_VIDEO, prompt="an empty reply", duration=6,
+                            resolution="1920x1080", fps=25, seed=3)
+    journal = Journal(tmp_path / "j.sqlite3")
+    settings = runner.RunSettings(output_dir=tmp_path / "out", journal=journal, poll_interval=0.05)
+    emu_env.emulator.add_fault(Fault(op="download", kind="empty", count=1))
+    result = await runner.generate(req, settings)  # once empty, then the real file
+    assert result.path.stat().st_size > 0
+
+    emu_env.emulator.add_fault(Fault(op="download", kind="empty", count=50))
+    with pytest.raises(DownloadError, match="empty"):
+        await runner.generate(GenerationRequest(**{**req.__dict__, "seed": 4}), settings)
+    newest = journal.list(limit=1)[0]
+    assert newest.state is RecordState.SUCCEEDED and newest.resumable  # paid: collect it later
+    assert not list((tmp_path / "out").glob("*.part"))

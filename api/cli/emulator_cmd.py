@@ -8,7 +8,15 @@ import ipaddress
 import re
 import shlex
 
-from ..emulator.core import PROVIDERS, EmulatorConfig, Fault, serve_forever
+from ..emulator.core import (
+    FAULT_KINDS,
+    FAULT_OPS,
+    FAULT_PROVIDERS,
+    PROVIDERS,
+    EmulatorConfig,
+    Fault,
+    serve_forever,
+)
 from ..providers import get_provider
 from .common import CommandError
 
@@ -41,11 +49,6 @@ def parse_keys(items: list[str]) -> dict[str, str]:
 
 _FAULT = re.compile(r"(?P<body>.+?)(?:x(?P<count>\d+))?")
 # What the emulator's faults understand (see emulator.core.Fault); anything else would never fire.
-FAULT_PROVIDERS = ("*", *PROVIDERS)
-FAULT_OPS = ("submit", "status", "download", "upload", "put", "cancel", "job", "*")
-FAULT_KINDS = (
-    "http", "reset", "delay", "malformed", "unknown-status", "truncate", "expire", "fail", "cancel", "stuck",
-)  # fmt: skip
 
 
 DEFAULT_FAULT_DELAY = 5.0  # seconds a "delay" fault waits unless its fourth field says (e.g. ":2.5s")

@@ -49,6 +49,15 @@ class EmulatorConfig:
     faults: list[Fault] = field(default_factory=list)
 
 
+# What the emulator applies faults to and how; anything else would never fire.
+FAULT_PROVIDERS = ("*", *PROVIDERS)
+FAULT_OPS = ("submit", "status", "download", "upload", "put", "cancel", "job", "list", "models", "*")
+FAULT_KINDS = (
+    "http", "reset", "delay", "malformed", "unknown-status", "truncate", "expire", "empty", "fail", "cancel", "stuck",
+)  # fmt: skip
+FAULT_KIND_PREFIXES = ("shape:",)  # API in One: "shape:<variant>" picks where a finished task puts its URL
+
+
 @dataclass
 class Fault:
     """One injected fault.
@@ -62,6 +71,7 @@ class Fault:
           "unknown-status"  (status) a well-formed answer with an unknown status word
           "truncate"  (download) announce the full length, send half, drop the connection
           "expire"    (download) answer as an expired signed URL (403)
+          "empty"     (download) answer 200 with an empty body
           "fail" / "cancel" / "stuck" (job) the job fails with ``message`` / is cancelled / never ends
     after_accept: (submit) the job is created and counted first, then the fault replaces the answer
     """
@@ -76,6 +86,18 @@ class Fault:
     count: int = 1  # how many requests it applies to
     after_accept: bool = False
 
+    def __post_init__(self) -> None:
+        if self.provider not in FAULT_PROVIDERS:
+            raise ValueError(f"fault provider {self.provider!r}: expected one of {', '.join(FAULT_PROVIDERS)}")
+        if self.op not in FAULT_OPS:
+            raise ValueError(f"fault op {self.op!r}: expected one of {', '.join(FAULT_OPS)}")
+        if self.kind not in FAULT_KINDS and not self.kind.startswith(FAULT_KIND_PREFIXES):
+            raise ValueError(f"fault kind {self.kind!r}: expected one of {', '.join(FAULT_KINDS)} or shape:<variant>")
+        if not 100 <= int(self.status) <= 599:
+            raise ValueError(f"fault status {self.status!r}: expected an HTTP status 100-599")
+        if int(self.count) < 1:
+            raise ValueError(f"fault count {self.count!r}: expected 1 or more")
+
     @classmethod
     def parse(cls, text: str) -> Fault:
         """``PROVIDER:OP:KIND[:STATUS][xCOUNT]``, e.g. ``gmi:status:http:503x2`` or ``*:submit:reset``."""
@@ -86,10 +108,8 @@ class Fault:
         parts = text.split(":")
         if len(parts) < 3:
             raise ValueError(f"fault {text!r}: expected PROVIDER:OP:KIND[:STATUS][xCOUNT]")
-        fault = cls(provider=parts[0], op=parts[1], kind=parts[2], count=count)
-        if len(parts) > 3 and parts[3]:
-            fault.status = int(parts[3])
-        return fault
+        status = int(parts[3]) if len(parts) > 3 and parts[3] else 500
+        return cls(provider=parts[0], op=parts[1], kind=parts[2], count=count, status=status)
 
 
 @dataclass
@@ -360,6 +380,8 @@ async def _serve_file(request: web.Request) -> web.StreamResponse:
         resp = await emu.generic_fault_response(request, fault, lambda s, m: {"error": m})
         if resp is not None:
             return resp
+        if fault.kind == "empty":
+            return web.Response(body=b"", content_type=entry.content_type)
         if fault.kind == "truncate":
             stream = web.StreamResponse(headers={"Content-Type": entry.content_type,
                                                  "Content-Length": str(len(entry.data))})
@@ -424,9 +446,13 @@ async def _control_faults(request: web.Request) -> web.Response:
         emu.clear_faults()
         return web.json_response({"faults": []})
     if request.method == "POST":
-        body = await request.json()
-        for item in body if isinstance(body, list) else [body]:
-            emu.add_fault(Fault(**item))
+        try:
+            body = await request.json()
+            faults = [Fault(**item) for item in (body if isinstance(body, list) else [body])]
+        except (ValueError, TypeError) as exc:
+            return web.json_response({"error": f"invalid fault: {exc}"}, status=400)
+        for fault in faults:
+            emu.add_fault(fault)
     return web.json_response({"faults": [asdict(f) for f in emu.faults]})
 
 
