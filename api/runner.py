@@ -75,6 +75,11 @@ class RunSettings:
     retry: RetryPolicy | None = None  # None: the client's default retry policy
 
 
+# A provider that no longer knows a job this long after it was accepted has expired it (the LTX API
+# keeps jobs 24 h after they end); sooner, "not found" keeps the paid job resumable.
+JOB_FORGOTTEN_AFTER = 24 * 3600.0
+
+
 def _client(provider: Provider, key: str, base_url: str, settings: RunSettings) -> ProviderClient:
     if settings.retry is None:
         return ProviderClient(provider, key, base_url)
@@ -317,8 +322,12 @@ async def _collect(
             raise
         except JobExpiredError as exc:
             if fallback_url is None:
-                # The provider forgot the job: nothing left to poll.
-                journal.update(record.id, state=RecordState.FAILED, error=str(exc))
+                # The provider does not know the job. Long after it was accepted that means it expired:
+                # nothing is left to poll. Soon after, it is more likely a passing glitch of a paid job,
+                # so it stays resumable.
+                recent = time.time() - record.created_at < JOB_FORGOTTEN_AFTER
+                journal.update(record.id, state=RecordState.INTERRUPTED if recent else RecordState.FAILED,
+                               error=str(exc))
                 raise
             # The job is gone but its output may outlive it: try the URL collected earlier.
         except BaseException as exc:
@@ -393,6 +402,8 @@ async def generate(req: GenerationRequest, settings: RunSettings) -> GenerationR
     key, base_url = _credentials(provider, settings)
 
     progress("validating", "Checking inputs")
+    if any(m.url is not None for m in req.media().values()):
+        provider.validate(req)  # what needs no download (URL form, fields, limits) is refused before any fetch
     req = await probe_url_media(req)
     spec = provider.validate(req)
     if settings.sync and not provider.supports_sync:

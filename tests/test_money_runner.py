@@ -200,3 +200,41 @@ async def test_cancel_during_upload_sends_no_submit(emu_env, tmp_path) -> None:
         await runner.generate(req, settings)
     assert "nothing was billed" in str(info.value)
     assert emu_env.emulator.submit_requests["gmi"] == 0 and journal.list(limit=0) == []
+
+
+async def test_limits_are_checked_before_a_url_input_is_fetched(emu_env, tmp_path) -> None:
+    # The extension is too long: refused at once, naming the duration, before the URL is downloaded
+    # to be probed (fetching this one would fail and name the video instead).
+    import pytest
+    from ltx2_nodes.api import runner
+    from ltx2_nodes.api.errors import InvalidInputError
+    from ltx2_nodes.api.media.inputs import media_from_url
+    from ltx2_nodes.api.types import GenerationRequest, MediaKind, Mode
+
+    url = f"{emu_env.origin}/_files/no-such-file.mp4"
+    req = GenerationRequest(provider="ltx", mode=Mode.EXTEND, model="ltx-2-pro", prompt="more", duration=30,
+                            video=media_from_url(url, MediaKind.VIDEO), seed=1)
+    with pytest.raises(InvalidInputError) as info:
+        await runner.generate(req, runner.RunSettings(output_dir=tmp_path))
+    assert info.value.field == "duration"
+
+
+async def test_a_job_the_provider_cannot_find_right_after_accepting_stays_resumable(emu_env, tmp_path) -> None:
+    import pytest
+    from ltx2_nodes.api import runner
+    from ltx2_nodes.api.emulator import Fault
+    from ltx2_nodes.api.errors import JobExpiredError
+    from ltx2_nodes.api.journal import Journal, RecordState
+    from ltx2_nodes.api.types import GenerationRequest, Mode
+
+    journal = Journal(tmp_path / "j.sqlite3")
+    settings = runner.RunSettings(output_dir=tmp_path / "out", journal=journal, poll_interval=0.05)
+    req = GenerationRequest(provider="ltx", mode=Mode.TEXT_TO_VIDEO, model="ltx-2-fast", prompt="a glitch",
+                            duration=6, resolution="1920x1080", fps=25, seed=8)
+    emu_env.emulator.add_fault(Fault(provider="ltx", op="status", kind="http", status=404))
+    with pytest.raises(JobExpiredError):
+        await runner.generate(req, settings)
+    [record] = journal.list(limit=0)
+    assert record.state is RecordState.INTERRUPTED and record.resumable
+    result = await runner.resume(record.id, settings)  # the glitch passed: the paid job is collected
+    assert result.path.stat().st_size > 0 and emu_env.emulator.jobs_created["ltx"] == 1
