@@ -218,10 +218,12 @@ class ProviderClient:
             log.log(level, redact_text(text % args if args else text, (self._key,)))
 
     def _error(self, status: int, body: Any, headers: Mapping[str, str]) -> LTX2Error:
-        """The provider's typed error for a non-2xx answer, with its raw body redacted."""
+        """The provider's typed error for a non-2xx answer, with its raw body redacted. The parser gets
+        the body as sent (it redacts what it keeps): redacting first could blur the words it reads,
+        such as an error type, where a key happens to share a fragment with them."""
         clean = redact(body, (self._key,))
         try:
-            err = self.provider.parse_error(status, clean, headers)
+            err = self.provider.parse_error(status, body, headers)
         except Exception as exc:  # a parser bug must not hide the answer
             err = ProviderError(
                 f"{self.provider.display_name} answered HTTP {status} "

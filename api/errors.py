@@ -57,6 +57,10 @@ class InvalidInputError(LTX2Error):
         super().__init__(msg, provider=provider)
 
 
+class UnknownMediaLengthError(InvalidInputError):
+    """A limit needs the length of a media input that is not known (yet): a URL not probed."""
+
+
 class HostingError(LTX2Error):
     """An input could not be turned into a URI the provider accepts."""
 

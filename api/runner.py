@@ -32,6 +32,7 @@ from .errors import (
     PollTimeoutError,
     ProviderError,
     SubmitUncertainError,
+    UnknownMediaLengthError,
 )
 from .journal import JobRecord, Journal, RecordState
 from .providers import all_providers, get_provider
@@ -403,7 +404,11 @@ async def generate(req: GenerationRequest, settings: RunSettings) -> GenerationR
 
     progress("validating", "Checking inputs")
     if any(m.url is not None for m in req.media().values()):
-        provider.validate(req)  # what needs no download (URL form, fields, limits) is refused before any fetch
+        # What needs no download (URL form, fields, limits) is refused before any URL is fetched.
+        try:
+            provider.validate(req)
+        except UnknownMediaLengthError:
+            pass  # the probe below reads the length
     req = await probe_url_media(req)
     spec = provider.validate(req)
     if settings.sync and not provider.supports_sync:

@@ -125,7 +125,10 @@ async def test_an_empty_download_is_never_the_result(emu_env, tmp_path) -> None:
     req = GenerationRequest(provider="gmi", mode=Mode.TEXT_TO_VIDEO, prompt="an empty reply", duration=6,
                             resolution="1920x1080", fps=25, seed=3)
     journal = Journal(tmp_path / "j.sqlite3")
-    settings = runner.RunSettings(output_dir=tmp_path / "out", journal=journal, poll_interval=0.05)
+    from ltx2_nodes.api.client import RetryPolicy
+
+    settings = runner.RunSettings(output_dir=tmp_path / "out", journal=journal, poll_interval=0.05,
+                                  retry=RetryPolicy(base_delay=0.02, max_delay=0.1))
     emu_env.emulator.add_fault(Fault(op="download", kind="empty", count=1))
     result = await runner.generate(req, settings)  # once empty, then the real file
     assert result.path.stat().st_size > 0
@@ -136,3 +139,26 @@ async def test_an_empty_download_is_never_the_result(emu_env, tmp_path) -> None:
     newest = journal.list(limit=1)[0]
     assert newest.state is RecordState.SUCCEEDED and newest.resumable  # paid: collect it later
     assert not list((tmp_path / "out").glob("*.part"))
+
+
+async def test_a_key_sharing_a_fragment_with_an_error_type_does_not_blur_it(emulator) -> None:
+    # Errors are parsed from the body as sent; only what is kept is redacted. A key that happens to
+    # contain "found_er" must not turn LTX's not_found_error into an untyped error.
+    import pytest
+    from ltx2_nodes.api import redact as redact_module
+    from ltx2_nodes.api.client import ProviderClient
+    from ltx2_nodes.api.emulator import Fault
+    from ltx2_nodes.api.errors import JobExpiredError
+    from ltx2_nodes.api.providers import get_provider
+    from ltx2_nodes.api.types import Mode, SubmittedJob
+
+    fragment = "found_er"
+    redact_module.register_secret(fragment)
+    try:
+        emulator.emulator.add_fault(Fault(provider="ltx", op="status", kind="http", status=404))
+        client = ProviderClient(get_provider("ltx"), emulator.emulator.config.keys["ltx"], emulator.base_urls()["ltx"])
+        async with client:
+            with pytest.raises(JobExpiredError):
+                await client.status(SubmittedJob(provider="ltx", mode=Mode.TEXT_TO_VIDEO, job_id="abc"))
+    finally:
+        redact_module._known_secrets.discard(fragment)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..errors import InvalidInputError, LTX2Error
+from ..errors import InvalidInputError, LTX2Error, UnknownMediaLengthError
 from ..types import (
     CostEstimate,
     GenerationRequest,
@@ -281,7 +281,7 @@ class ApiInOneProvider(Provider):
         """The media length sent as ``audio_duration``/``video_duration``: it must be known."""
         seconds = c.check_media_duration(name, media, *MEDIA_SECONDS, provider=self.name)
         if seconds is None:
-            raise InvalidInputError(
+            raise UnknownMediaLengthError(
                 name,
                 media.url or media.filename or name,
                 "media whose length can be read",
