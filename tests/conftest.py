@@ -10,7 +10,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+from ltx2_nodes.api import redact
 from ltx2_nodes.api.emulator import EmulatorConfig, RunningEmulator
+
+# No per-example deadline: a loaded 2-core machine must not turn slow examples into failures.
+settings.register_profile("ltx2", deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("ltx2")
 
 # Small renders and short state-machine timings keep the suite fast; every protocol path is real.
 FAST_CONFIG = dict(queue_seconds=0.05, processing_seconds=0.15, max_render_side=192)
@@ -55,3 +61,12 @@ def emu_env(emulator: RunningEmulator, isolated_env: Path, monkeypatch: pytest.M
     for name, value in emulator.env().items():
         monkeypatch.setenv(name, value)
     return emulator
+
+
+@pytest.fixture(autouse=True)
+def _forget_secrets_registered_by_the_test() -> Iterator[None]:
+    """Keys a test registers for redaction (random ones, in property tests) are forgotten after it,
+    so they cannot blur another test's text."""
+    before = set(redact._known_secrets)
+    yield
+    redact._known_secrets.intersection_update(before)
