@@ -218,19 +218,7 @@ class ApiInOneProvider(Provider):
     def validate(self, req: GenerationRequest) -> ModelSpec:
         spec = self.resolve_model(req)
         p = self.name
-        allowed = MODE_FIELDS[req.mode]
-        c.refuse_if_set(
-            req,
-            [f for f in c.REQUEST_FIELDS if f not in allowed],
-            provider=p,
-            context=f"{self.display_name} {req.mode.value} does not take it",
-        )
-        c.check_seed(req.seed, provider=p, lo=SEED_RANGE[0], hi=SEED_RANGE[1])
-        for name, media in req.media().items():
-            kind = MediaKind(name)
-            c.check_media_kind(name, media, kind, provider=p)
-            c.check_media_type(name, media, self.media_limits(kind), provider=p)
-            c.check_media_size(name, media, self.media_limits(kind), provider=p)
+        c.check_request_fields_and_media(self, req, MODE_FIELDS[req.mode], seed_range=SEED_RANGE)
         if req.resolution is not None:
             c.one_of("resolution", req.resolution, RESOLUTIONS, provider=p)
         if req.mode in (Mode.TEXT_TO_VIDEO, Mode.IMAGE_TO_VIDEO):

@@ -23,7 +23,7 @@ from ..errors import (
     RequestTooLargeError,
 )
 from ..redact import redact, redact_text
-from ..types import GenerationRequest, JobState, JobStatus, MediaInput, MediaKind, SubmittedJob
+from ..types import GenerationRequest, JobState, JobStatus, MediaInput, MediaKind, Mode, SubmittedJob
 from .base import MediaLimits
 
 if TYPE_CHECKING:
@@ -351,6 +351,73 @@ def check_seed(
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise InvalidInputError("seed", seed, "a whole number", provider=provider)
     in_range("seed", seed, lo, hi, provider=provider, integer=True)
+
+
+def check_request_fields_and_media(
+    provider: Provider,
+    req: GenerationRequest,
+    allowed_fields: set[str],
+    *,
+    seed_range: tuple[int, int] = (-(2**63), 2**63 - 1),
+) -> None:
+    """The checks every provider starts with: fields the mode does not take (when the user set them),
+    the seed, and each media input's kind, content type and size."""
+    p = provider.name
+    refuse_if_set(
+        req,
+        [f for f in REQUEST_FIELDS if f not in allowed_fields],
+        provider=p,
+        context=f"{provider.display_name} {req.mode.value} does not take it",
+    )
+    check_seed(req.seed, provider=p, lo=seed_range[0], hi=seed_range[1])
+    for name, media in req.media().items():
+        kind = MediaKind(name)
+        check_media_kind(name, media, kind, provider=p)
+        check_media_type(name, media, provider.media_limits(kind), provider=p)
+        check_media_size(name, media, provider.media_limits(kind), provider=p)
+
+
+def check_clip_settings(
+    req: GenerationRequest,
+    spec: Any,
+    *,
+    provider: str,
+    camera_motions: Sequence[str],
+    long_from: float,
+    image_formats: str,
+    duration_reason: str | None = None,
+    fps_reason: str | None = None,
+    long_reason: str,
+) -> None:
+    """Text-/image-to-video on the LTX-2 models (GMI and the LTX API alike): prompt, first-frame
+    image, duration / resolution / fps from the model's sets, the long-clip rule (``long_from`` s and
+    more only at 1920x1080 and 25 fps), camera motion and the audio switch."""
+    check_prompt(req.prompt, provider=provider, required_=True)
+    if req.mode is Mode.IMAGE_TO_VIDEO:
+        required(
+            "image",
+            req.image,
+            provider=provider,
+            allowed=f"an image ({image_formats})",
+            reason="image-to-video needs a first-frame image",
+        )
+    duration = req.duration if req.duration is not None else spec.default_duration
+    resolution = req.resolution or spec.default_resolution
+    fps = req.fps if req.fps is not None else spec.default_fps
+    one_of("duration", duration, spec.durations, provider=provider, reason=duration_reason)
+    one_of("resolution", resolution, spec.resolutions, provider=provider)
+    one_of("fps", fps, spec.fps, provider=provider, reason=fps_reason)
+    if duration >= long_from and (resolution != "1920x1080" or fps != 25):
+        raise InvalidInputError(
+            "duration",
+            duration,
+            "6, 8 or 10 at this resolution and frame rate",
+            provider=provider,
+            reason=long_reason,
+        )
+    if req.camera_motion is not None:
+        one_of("camera_motion", req.camera_motion, camera_motions, provider=provider)
+    check_bool("generate_audio", req.generate_audio, provider=provider)
 
 
 def check_bool(field: str, value: Any, *, provider: str | None = None) -> None:

@@ -291,23 +291,12 @@ class LtxProvider(Provider):
     def validate(self, req: GenerationRequest) -> ModelSpec:
         spec = self.resolve_model(req)
         p = self.name
-        allowed = MODE_FIELDS[req.mode]
-        c.refuse_if_set(
-            req,
-            [f for f in c.REQUEST_FIELDS if f not in allowed],
-            provider=p,
-            context=f"{self.display_name} {req.mode.value} does not take it",
-        )
-        c.check_seed(req.seed, provider=p)
+        c.check_request_fields_and_media(self, req, MODE_FIELDS[req.mode])
         c.check_prompt(req.prompt, provider=p, max_chars=PROMPT_MAX)
         for name, media in req.media().items():
-            kind = MediaKind(name)
-            c.check_media_kind(name, media, kind, provider=p)
-            c.check_media_type(name, media, self.media_limits(kind), provider=p)
-            c.check_media_size(name, media, self.media_limits(kind), provider=p)
             if media.url is not None:
                 check_media_url(name, media.url, provider=p)
-            if kind == MediaKind.VIDEO and media.info.video_codec:
+            if media.kind == MediaKind.VIDEO and media.info.video_codec:
                 c.one_of(
                     name,
                     media.info.video_codec.lower(),
@@ -326,41 +315,19 @@ class LtxProvider(Provider):
         return spec
 
     def _validate_generation(self, req: GenerationRequest, spec: ModelSpec) -> None:
-        p = self.name
-        c.check_prompt(req.prompt, provider=p, required_=True)
-        if req.mode == Mode.IMAGE_TO_VIDEO:
-            c.required(
-                "image",
-                req.image,
-                provider=p,
-                allowed="an image (PNG, JPEG or WebP)",
-                reason="image-to-video needs a first-frame image",
-            )
-        duration = req.duration if req.duration is not None else spec.default_duration
-        resolution = req.resolution or spec.default_resolution
-        fps = req.fps if req.fps is not None else spec.default_fps
-        c.one_of(
-            "duration",
-            duration,
-            spec.durations,
-            provider=p,
-            reason=None
+        c.check_clip_settings(
+            req,
+            spec,
+            provider=self.name,
+            camera_motions=CAMERA_MOTIONS,
+            long_from=LONG_MIN,
+            image_formats="PNG, JPEG or WebP",
+            duration_reason=None
             if MODEL_TIER[spec.name] == "fast"
             else f"{spec.name} stops at 10 s (longer: Fast models)",
+            fps_reason=f"not offered by {spec.name}",
+            long_reason="over 10 s is only offered at 1920x1080 and 25 fps",
         )
-        c.one_of("resolution", resolution, spec.resolutions, provider=p)
-        c.one_of("fps", fps, spec.fps, provider=p, reason=f"not offered by {spec.name}")
-        if duration >= LONG_MIN and (resolution != "1920x1080" or fps != 25):
-            raise InvalidInputError(
-                "duration",
-                duration,
-                "6, 8 or 10 at this resolution and frame rate",
-                provider=p,
-                reason="over 10 s is only offered at 1920x1080 and 25 fps",
-            )
-        if req.camera_motion is not None:
-            c.one_of("camera_motion", req.camera_motion, CAMERA_MOTIONS, provider=p)
-        c.check_bool("generate_audio", req.generate_audio, provider=p)
 
     def _validate_a2v(self, req: GenerationRequest, spec: ModelSpec) -> None:
         p = self.name
