@@ -432,8 +432,9 @@ async def generate(req: GenerationRequest, settings: RunSettings) -> GenerationR
     # Equal requests run one at a time in this process, so the second finds the first one's result
     # (or its accepted job) instead of paying again.
     queued_at = time.time()
-    async with _one_at_a_time(f"{base_url} {req.request_hash()}"):
-        cached = journal.find_cached(req.request_hash(), base_url=base_url)
+    request_hash = req.request_hash()
+    async with _one_at_a_time(f"{base_url} {request_hash}"):
+        cached = journal.find_cached(request_hash, base_url=base_url)
         if cached is not None and cached.result_path:
             progress("done", "Reused an earlier result of the same request", 1.0)
             return _result(
@@ -443,7 +444,7 @@ async def generate(req: GenerationRequest, settings: RunSettings) -> GenerationR
                 timings={"total": progress.elapsed()},
                 from_cache=True,
             )
-        accepted = journal.find_resumable(req.request_hash(), base_url=base_url)
+        accepted = journal.find_resumable(request_hash, base_url=base_url)
         if accepted is not None and not settings.sync:
             # An earlier run of this very request was accepted (and billed) but never collected,
             # e.g. it was interrupted: collect that job rather than buy another.
@@ -451,7 +452,7 @@ async def generate(req: GenerationRequest, settings: RunSettings) -> GenerationR
                 "queued", f"Collecting job {accepted.provider_job_id}, accepted earlier for this request"
             )
             return await resume(accepted.id, dataclasses.replace(settings, journal=journal, api_key=key))
-        unanswered = journal.find_uncertain(req.request_hash(), base_url=base_url, since=queued_at)
+        unanswered = journal.find_uncertain(request_hash, base_url=base_url, since=queued_at)
         if unanswered is not None:
             # An equal run sent this very request while this one waited, and got no answer: it may
             # have been accepted and billed. Sending it again would be an automatic resend.
