@@ -12,16 +12,28 @@ class LTX2Error(Exception):
     """
 
     hint: str = ""
+    #: The money facts of the error, declared by each class and overridable per instance:
+    #: ``billed`` - the provider accepted (and may bill) the request; ``uncertain`` - the submit may
+    #: have reached the provider without an answer, so it must never be resent.
+    billed: bool = False
+    uncertain: bool = False
 
     def __init__(self, message: str, *, provider: str | None = None, status_code: int | None = None,
-                 raw: Any = None, hint: str | None = None) -> None:
+                 raw: Any = None, hint: str | None = None, journal_id: str | None = None,
+                 billed: bool | None = None, uncertain: bool | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.provider = provider
         self.status_code = status_code
         self.raw = raw
+        #: The journal record this error belongs to, for a resume hint (set by the runner).
+        self.journal_id = journal_id
         if hint is not None:
             self.hint = hint
+        if billed is not None:
+            self.billed = billed
+        if uncertain is not None:
+            self.uncertain = uncertain
 
     def __str__(self) -> str:
         text = self.message
@@ -106,6 +118,8 @@ class SubmitUncertainError(LTX2Error):
 
     hint = ("The job may still have been accepted and billed: check 'ltx2 jobs list' and the "
             "provider's dashboard before running again.")
+    billed = True
+    uncertain = True
 
 
 class JobFailedError(LTX2Error):
