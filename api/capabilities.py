@@ -14,7 +14,13 @@ from .providers import all_providers, normalize_provider_name
 from .types import GenerationRequest, MediaInfo, MediaInput, MediaKind, Mode
 
 # Widget names that map one-to-one onto GenerationRequest fields.
-_REQUEST_FIELDS = {f.name for f in dataclasses.fields(GenerationRequest)} - {"provider", "mode", "image", "audio", "video"}
+_REQUEST_FIELDS = {f.name for f in dataclasses.fields(GenerationRequest)} - {
+    "provider",
+    "mode",
+    "image",
+    "audio",
+    "video",
+}
 _EMPTY = ("", "none", "auto", "default", None)
 _LENGTH_FOLLOWS_AUDIO = (Mode.AUDIO_TO_VIDEO, Mode.LIPSYNC)
 
@@ -55,20 +61,31 @@ def estimate_from_widgets(mode: str, widgets: dict[str, Any]) -> dict[str, Any]:
     try:
         provider_name = normalize_provider_name(str(widgets.get("provider", "")))
         fields = {k: _coerce(k, v) for k, v in widgets.items() if k in _REQUEST_FIELDS}
-        req = GenerationRequest(provider=provider_name, mode=Mode(mode), **{k: v for k, v in fields.items() if v is not None})
+        req = GenerationRequest(
+            provider=provider_name, mode=Mode(mode), **{k: v for k, v in fields.items() if v is not None}
+        )
         from .providers import get_provider
 
         provider = get_provider(provider_name)
         cost = provider.estimate_cost(req)
         if cost is None and req.mode in _LENGTH_FOLLOWS_AUDIO:
             # The length is the audio's, unknown until it is connected: show the price of one second.
-            one_second = MediaInput(kind=MediaKind.AUDIO, content_type="audio/wav", url="https://example.invalid/a.wav",
-                                    info=MediaInfo(duration=1.0))
+            one_second = MediaInput(
+                kind=MediaKind.AUDIO,
+                content_type="audio/wav",
+                url="https://example.invalid/a.wav",
+                info=MediaInfo(duration=1.0),
+            )
             rate = provider.estimate_cost(dataclasses.replace(req, audio=one_second))
             if rate is not None:
                 text = f"${rate.amount:.2f}/s" if rate.unit == "USD" else f"{rate.amount:g} {rate.unit}/s"
-                return {"text": text, "amount": rate.amount, "unit": rate.unit, "per_second": True,
-                        "detail": rate.detail}
+                return {
+                    "text": text,
+                    "amount": rate.amount,
+                    "unit": rate.unit,
+                    "per_second": True,
+                    "detail": rate.detail,
+                }
     except (LTX2Error, ValueError, TypeError, KeyError, OverflowError) as exc:
         return {"text": "", "error": str(exc)}
     if cost is None or not math.isfinite(cost.amount) or cost.amount < 0:

@@ -18,9 +18,18 @@ class LTX2Error(Exception):
     billed: bool = False
     uncertain: bool = False
 
-    def __init__(self, message: str, *, provider: str | None = None, status_code: int | None = None,
-                 raw: Any = None, hint: str | None = None, journal_id: str | None = None,
-                 billed: bool | None = None, uncertain: bool | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str | None = None,
+        status_code: int | None = None,
+        raw: Any = None,
+        hint: str | None = None,
+        journal_id: str | None = None,
+        billed: bool | None = None,
+        uncertain: bool | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.provider = provider
@@ -56,12 +65,19 @@ class InvalidInputError(LTX2Error):
     ``field`` names the input, ``value`` the offending value, ``allowed`` what is allowed.
     """
 
-    def __init__(self, field: str, value: Any, allowed: str, *, provider: str | None = None,
-                 reason: str | None = None) -> None:
+    def __init__(
+        self, field: str, value: Any, allowed: str, *, provider: str | None = None, reason: str | None = None
+    ) -> None:
         self.field = field
         self.value = value
         self.allowed = allowed
-        shown = repr(value) if not isinstance(value, (int, float)) else f"{value:g}" if isinstance(value, float) else str(value)
+        shown = (
+            repr(value)
+            if not isinstance(value, (int, float))
+            else f"{value:g}"
+            if isinstance(value, float)
+            else str(value)
+        )
         msg = f"Invalid input '{field}' = {shown}"
         if reason:
             msg += f": {reason}"
@@ -88,7 +104,9 @@ class PaymentError(LTX2Error):
 class RateLimitError(LTX2Error):
     hint = "The provider is rate limiting this account; wait and try again."
 
-    def __init__(self, message: str, *, retry_after: float | None = None, kind: str = "rate", **kw: Any) -> None:
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, kind: str = "rate", **kw: Any
+    ) -> None:
         super().__init__(message, **kw)
         self.retry_after = retry_after
         self.kind = kind  # "rate" (requests per period) or "concurrency" (jobs running at once)
@@ -116,8 +134,10 @@ class SubmitUncertainError(LTX2Error):
     It is never resent automatically: it may have been accepted (and billed).
     """
 
-    hint = ("The job may still have been accepted and billed: check 'ltx2 jobs list' and the "
-            "provider's dashboard before running again.")
+    hint = (
+        "The job may still have been accepted and billed: check 'ltx2 jobs list' and the "
+        "provider's dashboard before running again."
+    )
     billed = True
     uncertain = True
 

@@ -207,7 +207,9 @@ async def host_media(
     ticket = await client.request_upload(media)
     await client.put_upload(ticket, media.data, media.content_type)
     if cache is not None:
-        await asyncio.to_thread(cache.put, provider.name, where, "upload", digest, ticket.uri, ticket.expires_at)
+        await asyncio.to_thread(
+            cache.put, provider.name, where, "upload", digest, ticket.uri, ticket.expires_at
+        )
     return ticket.uri
 
 

@@ -11,7 +11,9 @@ _BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+")
 # a digit, so names such as "ltx_extend.mp4" or "gmi_image-to-video" stay readable. Every key the
 # config hands out is also registered and removed exactly.
 _KEYLIKE = re.compile(r"\b(aio_|sk-)[A-Za-z0-9_-]{8,}|\b(gmi_|ltx_)(?=[A-Za-z_-]*[0-9])[A-Za-z0-9_-]{16,}")
-_QUERY_SECRETS = re.compile(r"(?i)([?&](?:x-amz-signature|x-goog-signature|signature|sig|token|key|api_key|apikey)=)[^&\s\"']+")
+_QUERY_SECRETS = re.compile(
+    r"(?i)([?&](?:x-amz-signature|x-goog-signature|signature|sig|token|key|api_key|apikey)=)[^&\s\"']+"
+)
 _SECRET_FIELDS = {"authorization", "api_key", "apikey", "key", "token", "secret", "password", "x-api-key"}
 
 _known_secrets: set[str] = set()
@@ -40,7 +42,10 @@ def redact(value: Any, secrets: Iterable[str] = ()) -> Any:
     if isinstance(value, str):
         return redact_text(value, secrets)
     if isinstance(value, dict):
-        return {k: ("***" if str(k).lower() in _SECRET_FIELDS and v else redact(v, secrets)) for k, v in value.items()}
+        return {
+            k: ("***" if str(k).lower() in _SECRET_FIELDS and v else redact(v, secrets))
+            for k, v in value.items()
+        }
     if isinstance(value, (list, tuple)):
         return type(value)(redact(v, secrets) for v in value)
     return value

@@ -327,8 +327,9 @@ async def _collect(
                 # nothing is left to poll. Soon after, it is more likely a passing glitch of a paid job,
                 # so it stays resumable.
                 recent = time.time() - record.created_at < JOB_FORGOTTEN_AFTER
-                journal.update(record.id, state=RecordState.INTERRUPTED if recent else RecordState.FAILED,
-                               error=str(exc))
+                journal.update(
+                    record.id, state=RecordState.INTERRUPTED if recent else RecordState.FAILED, error=str(exc)
+                )
                 raise
             # The job is gone but its output may outlive it: try the URL collected earlier.
         except BaseException as exc:

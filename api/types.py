@@ -77,8 +77,14 @@ class MediaInput:
         major, _, sub = self.content_type.lower().partition("/")
         if major == "audio" and sub == "mp4":
             return "m4a"
-        return {"jpeg": "jpg", "mpeg": "mp3", "x-wav": "wav", "wave": "wav", "quicktime": "mov",
-                "x-matroska": "mkv"}.get(sub, sub)
+        return {
+            "jpeg": "jpg",
+            "mpeg": "mp3",
+            "x-wav": "wav",
+            "wave": "wav",
+            "quicktime": "mov",
+            "x-matroska": "mkv",
+        }.get(sub, sub)
 
 
 @dataclass(frozen=True)
@@ -216,7 +222,9 @@ class GenerationResult:
             "model": self.model,
             "request_id": self.request_id,
             "journal_id": self.journal_id,
-            "estimated_cost": None if self.cost is None else {"amount": self.cost.amount, "unit": self.cost.unit, "detail": self.cost.detail},
+            "estimated_cost": None
+            if self.cost is None
+            else {"amount": self.cost.amount, "unit": self.cost.unit, "detail": self.cost.detail},
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
             "from_cache": self.from_cache,
             "file": self.path.name,

@@ -24,8 +24,17 @@ async def run_nodes(seeds: list[int], together: bool) -> float:
 
     def call(seed: int):
         return LTX2TextToVideo().generate(
-            provider="GMI Cloud", model="auto", prompt="a paper boat on a canal", duration=6, resolution="auto",
-            fps="25", aspect_ratio="auto", camera_motion="none", generate_audio=False, seed=seed, force_rerun=True,
+            provider="GMI Cloud",
+            model="auto",
+            prompt="a paper boat on a canal",
+            duration=6,
+            resolution="auto",
+            fps="25",
+            aspect_ratio="auto",
+            camera_motion="none",
+            generate_audio=False,
+            seed=seed,
+            force_rerun=True,
         )
 
     start = time.perf_counter()
@@ -45,8 +54,14 @@ def main() -> int:
     config = EmulatorConfig(queue_seconds=0.3, processing_seconds=args.processing, max_render_side=128)
     with RunningEmulator(config) as emu, tempfile.TemporaryDirectory() as tmp:
         os.environ.update(emu.env())
-        os.environ.update({"LTX2_DATA_DIR": tmp, "LTX2_OUTPUT_DIR": tmp, "LTX2_POLL_INTERVAL": "0.2",
-                           "LTX2_RESULT_CACHE": "0"})
+        os.environ.update(
+            {
+                "LTX2_DATA_DIR": tmp,
+                "LTX2_OUTPUT_DIR": tmp,
+                "LTX2_POLL_INTERVAL": "0.2",
+                "LTX2_RESULT_CACHE": "0",
+            }
+        )
         asyncio.run(run_nodes([0], True))  # warm up imports and connections
         one = asyncio.run(run_nodes([1], True))
         together = asyncio.run(run_nodes(list(range(10, 10 + args.nodes)), True))
@@ -56,7 +71,9 @@ def main() -> int:
     print(f"one node alone            {one:7.2f} s")
     print(f"{n} nodes together         {together:7.2f} s   ratio to one node {together / one:5.2f}x")
     print(f"{n} nodes one after another {sequential:6.2f} s   ratio to one node {sequential / one:5.2f}x")
-    print(f"together is {sequential / together:.2f}x faster than one after another; {submits} submits for {2 + 2 * n} runs")
+    print(
+        f"together is {sequential / together:.2f}x faster than one after another; {submits} submits for {2 + 2 * n} runs"
+    )
     return 0
 
 

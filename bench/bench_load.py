@@ -38,11 +38,19 @@ def main() -> int:
     median_seconds(PACK, 1)  # warm the file cache
     bare, pack = median_seconds(BASE, args.runs), median_seconds(PACK, args.runs)
     torch_only, torch_pack = median_seconds(TORCH, args.runs), median_seconds(TORCH_PACK, args.runs)
-    heavy = subprocess.run([sys.executable, "-c", HEAVY_CHECK], capture_output=True, text=True, check=True).stdout.strip()
+    heavy = subprocess.run(
+        [sys.executable, "-c", HEAVY_CHECK], capture_output=True, text=True, check=True
+    ).stdout.strip()
     print(f"{'interpreter':<34}{bare * 1000:8.1f} ms")
-    print(f"{'interpreter + import ltx2_nodes':<34}{pack * 1000:8.1f} ms   pack's own cost {(pack - bare) * 1000:6.1f} ms")
-    print(f"{'with torch loaded (as in ComfyUI)':<34}{torch_pack * 1000:8.1f} ms   pack's own cost {(torch_pack - torch_only) * 1000:6.1f} ms")
-    print(f"ratio pack/bare interpreter: {pack / bare:.2f}x; ratio (torch+pack)/torch: {torch_pack / torch_only:.3f}x")
+    print(
+        f"{'interpreter + import ltx2_nodes':<34}{pack * 1000:8.1f} ms   pack's own cost {(pack - bare) * 1000:6.1f} ms"
+    )
+    print(
+        f"{'with torch loaded (as in ComfyUI)':<34}{torch_pack * 1000:8.1f} ms   pack's own cost {(torch_pack - torch_only) * 1000:6.1f} ms"
+    )
+    print(
+        f"ratio pack/bare interpreter: {pack / bare:.2f}x; ratio (torch+pack)/torch: {torch_pack / torch_only:.3f}x"
+    )
     print(f"heavy modules imported by loading the pack: {heavy}")
     return 0
 

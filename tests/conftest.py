@@ -56,7 +56,9 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def emu_env(emulator: RunningEmulator, isolated_env: Path, monkeypatch: pytest.MonkeyPatch) -> RunningEmulator:
+def emu_env(
+    emulator: RunningEmulator, isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> RunningEmulator:
     """Environment pointing every provider at the emulator, with the emulator's keys."""
     for name, value in emulator.env().items():
         monkeypatch.setenv(name, value)

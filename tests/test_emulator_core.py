@@ -24,8 +24,10 @@ def test_fault_spec_parsing(text: str, expected: tuple) -> None:
     assert (fault.provider, fault.op, fault.kind, fault.status, fault.count) == expected
 
 
-@given(kind=st.sampled_from(["http", "reset", "expire", "truncate", "malformed", "delay"]),
-       count=st.integers(1, 99))
+@given(
+    kind=st.sampled_from(["http", "reset", "expire", "truncate", "malformed", "delay"]),
+    count=st.integers(1, 99),
+)
 def test_fault_spec_round_trip(kind: str, count: int) -> None:
     fault = Fault.parse(f"gmi:status:{kind}x{count}")
     assert (fault.kind, fault.count) == (kind, count)
@@ -56,9 +58,14 @@ def test_expired_files_answer_like_signed_urls(emulator: RunningEmulator) -> Non
 
 
 def test_faults_the_emulator_cannot_apply_are_refused(emulator: RunningEmulator) -> None:
-    for bad in ({"op": "sumbit", "kind": "http"}, {"op": "status", "kind": "explode"},
-                {"op": "status", "kind": "http", "provider": "acme"}, {"op": "status", "kind": "http", "count": 0},
-                {"op": "status", "kind": "http", "status": 42}, {"op": "status", "kind": "http", "colour": "red"}):
+    for bad in (
+        {"op": "sumbit", "kind": "http"},
+        {"op": "status", "kind": "explode"},
+        {"op": "status", "kind": "http", "provider": "acme"},
+        {"op": "status", "kind": "http", "count": 0},
+        {"op": "status", "kind": "http", "status": 42},
+        {"op": "status", "kind": "http", "colour": "red"},
+    ):
         resp = httpx.post(f"{emulator.origin}/_emulator/faults", json=bad)
         assert resp.status_code == 400 and "invalid fault" in resp.json()["error"], bad
     assert emulator.emulator.faults == []

@@ -8,8 +8,13 @@ import pytest
 import ui_workflows as uw
 
 MODE_NODES = {
-    "text_to_video": "LTX2TextToVideo", "image_to_video": "LTX2ImageToVideo", "audio_to_video": "LTX2AudioToVideo",
-    "lipsync": "LTX2Lipsync", "retake": "LTX2Retake", "extend": "LTX2Extend", "control": "LTX2Control",
+    "text_to_video": "LTX2TextToVideo",
+    "image_to_video": "LTX2ImageToVideo",
+    "audio_to_video": "LTX2AudioToVideo",
+    "lipsync": "LTX2Lipsync",
+    "retake": "LTX2Retake",
+    "extend": "LTX2Extend",
+    "control": "LTX2Control",
 }
 
 
@@ -19,7 +24,9 @@ def test_one_ui_workflow_per_mode_each_current() -> None:
     for name, ui in expected.items():
         path = uw.UI_DIR / name
         assert path.is_file(), f"missing {path}: run python tests/ui_workflows.py --write"
-        assert json.loads(path.read_text()) == ui, f"{name} is stale: run python tests/ui_workflows.py --write"
+        assert json.loads(path.read_text()) == ui, (
+            f"{name} is stale: run python tests/ui_workflows.py --write"
+        )
 
 
 @pytest.mark.parametrize("mode", sorted(MODE_NODES))
@@ -47,7 +54,10 @@ def test_links_join_matching_slots(mode: str) -> None:
     for link_id, src, src_slot, dst, dst_slot, kind in ui["links"]:
         assert nodes[src]["outputs"][src_slot]["type"] == kind
         assert link_id in nodes[src]["outputs"][src_slot]["links"]
-        assert nodes[dst]["inputs"][dst_slot]["type"] == kind and nodes[dst]["inputs"][dst_slot]["link"] == link_id
+        assert (
+            nodes[dst]["inputs"][dst_slot]["type"] == kind
+            and nodes[dst]["inputs"][dst_slot]["link"] == link_id
+        )
     assert ui["last_link_id"] == len(ui["links"]) and ui["last_node_id"] == max(nodes)
     # The seed's "control after generate" starts fixed: queuing again must not buy a new take.
     pack = next(n for n in ui["nodes"] if n["type"] == MODE_NODES[mode])

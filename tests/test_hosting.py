@@ -327,8 +327,9 @@ async def test_cache_is_per_account(emulator, tmp_path: Path) -> None:
     keys = emulator.emulator.config.keys
     keys["gmi"], original = "another-account-key-0042", keys["gmi"]
     try:
-        other = ProviderClient(get_provider("gmi"), keys["gmi"], emulator.base_urls()["gmi"], retry=FAST_RETRY,
-                               sleep=fast_sleep)
+        other = ProviderClient(
+            get_provider("gmi"), keys["gmi"], emulator.base_urls()["gmi"], retry=FAST_RETRY, sleep=fast_sleep
+        )
         async with other:
             second = await host_media(media, other, "upload", cache)
             assert "another-account-key-0042" not in other.account and len(other.account) == 16

@@ -524,8 +524,17 @@ def test_wide_audio_is_folded_to_stereo_for_compressed_formats(channels: int) ->
     assert abs(float(middle[0].mean()) - 0.25) < 0.05 and abs(float(middle[1].mean()) + 0.5) < 0.05
 
 
-@pytest.mark.parametrize("url", ["http://[::1/a.png", "https://host:99999/a.png", "https://cdn.example.com/my file.png",
-                                 "https://cdn.example.com/a\n.png", "ftp://cdn.example.com/a.png", "https:///a.png"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://[::1/a.png",
+        "https://host:99999/a.png",
+        "https://cdn.example.com/my file.png",
+        "https://cdn.example.com/a\n.png",
+        "ftp://cdn.example.com/a.png",
+        "https:///a.png",
+    ],
+)
 def test_malformed_urls_are_refused_naming_the_input(url: str) -> None:
     from ltx2_nodes.api.media.inputs import media_from_url
     from ltx2_nodes.api.types import MediaKind

@@ -122,13 +122,24 @@ async def test_an_empty_download_is_never_the_result(emu_env, tmp_path) -> None:
     from ltx2_nodes.api.journal import Journal, RecordState
     from ltx2_nodes.api.types import GenerationRequest, Mode
 
-    req = GenerationRequest(provider="gmi", mode=Mode.TEXT_TO_VIDEO, prompt="an empty reply", duration=6,
-                            resolution="1920x1080", fps=25, seed=3)
+    req = GenerationRequest(
+        provider="gmi",
+        mode=Mode.TEXT_TO_VIDEO,
+        prompt="an empty reply",
+        duration=6,
+        resolution="1920x1080",
+        fps=25,
+        seed=3,
+    )
     journal = Journal(tmp_path / "j.sqlite3")
     from ltx2_nodes.api.client import RetryPolicy
 
-    settings = runner.RunSettings(output_dir=tmp_path / "out", journal=journal, poll_interval=0.05,
-                                  retry=RetryPolicy(base_delay=0.02, max_delay=0.1))
+    settings = runner.RunSettings(
+        output_dir=tmp_path / "out",
+        journal=journal,
+        poll_interval=0.05,
+        retry=RetryPolicy(base_delay=0.02, max_delay=0.1),
+    )
     emu_env.emulator.add_fault(Fault(op="download", kind="empty", count=1))
     result = await runner.generate(req, settings)  # once empty, then the real file
     assert result.path.stat().st_size > 0
@@ -156,7 +167,9 @@ async def test_a_key_sharing_a_fragment_with_an_error_type_does_not_blur_it(emul
     redact_module.register_secret(fragment)
     try:
         emulator.emulator.add_fault(Fault(provider="ltx", op="status", kind="http", status=404))
-        client = ProviderClient(get_provider("ltx"), emulator.emulator.config.keys["ltx"], emulator.base_urls()["ltx"])
+        client = ProviderClient(
+            get_provider("ltx"), emulator.emulator.config.keys["ltx"], emulator.base_urls()["ltx"]
+        )
         async with client:
             with pytest.raises(JobExpiredError):
                 await client.status(SubmittedJob(provider="ltx", mode=Mode.TEXT_TO_VIDEO, job_id="abc"))

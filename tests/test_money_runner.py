@@ -191,11 +191,23 @@ async def test_cancel_during_upload_sends_no_submit(emu_env, tmp_path) -> None:
             pressed["now"] = True  # the user cancels while the upload runs
 
     journal = Journal(tmp_path / "j.sqlite3")
-    req = GenerationRequest(provider="gmi", mode=Mode.IMAGE_TO_VIDEO, prompt="a kite", duration=6,
-                            resolution="1920x1080", fps=25, seed=2,
-                            image=media_from_bytes(synth.test_png(64, 64), MediaKind.IMAGE))
-    settings = runner.RunSettings(output_dir=tmp_path, journal=journal, cancel_check=lambda: pressed["now"],
-                                  on_progress=on_progress, poll_interval=0.05)
+    req = GenerationRequest(
+        provider="gmi",
+        mode=Mode.IMAGE_TO_VIDEO,
+        prompt="a kite",
+        duration=6,
+        resolution="1920x1080",
+        fps=25,
+        seed=2,
+        image=media_from_bytes(synth.test_png(64, 64), MediaKind.IMAGE),
+    )
+    settings = runner.RunSettings(
+        output_dir=tmp_path,
+        journal=journal,
+        cancel_check=lambda: pressed["now"],
+        on_progress=on_progress,
+        poll_interval=0.05,
+    )
     with pytest.raises(Interrupted) as info:
         await runner.generate(req, settings)
     assert "nothing was billed" in str(info.value)
@@ -212,14 +224,23 @@ async def test_limits_are_checked_before_a_url_input_is_fetched(emu_env, tmp_pat
     from ltx2_nodes.api.types import GenerationRequest, MediaKind, Mode
 
     url = f"{emu_env.origin}/_files/no-such-file.mp4"
-    req = GenerationRequest(provider="ltx", mode=Mode.EXTEND, model="ltx-2-pro", prompt="more", duration=30,
-                            video=media_from_url(url, MediaKind.VIDEO), seed=1)
+    req = GenerationRequest(
+        provider="ltx",
+        mode=Mode.EXTEND,
+        model="ltx-2-pro",
+        prompt="more",
+        duration=30,
+        video=media_from_url(url, MediaKind.VIDEO),
+        seed=1,
+    )
     with pytest.raises(InvalidInputError) as info:
         await runner.generate(req, runner.RunSettings(output_dir=tmp_path))
     assert info.value.field == "duration"
 
 
-async def test_a_job_the_provider_cannot_find_right_after_accepting_stays_resumable(emu_env, tmp_path) -> None:
+async def test_a_job_the_provider_cannot_find_right_after_accepting_stays_resumable(
+    emu_env, tmp_path
+) -> None:
     import pytest
     from ltx2_nodes.api import runner
     from ltx2_nodes.api.emulator import Fault
@@ -229,8 +250,16 @@ async def test_a_job_the_provider_cannot_find_right_after_accepting_stays_resuma
 
     journal = Journal(tmp_path / "j.sqlite3")
     settings = runner.RunSettings(output_dir=tmp_path / "out", journal=journal, poll_interval=0.05)
-    req = GenerationRequest(provider="ltx", mode=Mode.TEXT_TO_VIDEO, model="ltx-2-fast", prompt="a glitch",
-                            duration=6, resolution="1920x1080", fps=25, seed=8)
+    req = GenerationRequest(
+        provider="ltx",
+        mode=Mode.TEXT_TO_VIDEO,
+        model="ltx-2-fast",
+        prompt="a glitch",
+        duration=6,
+        resolution="1920x1080",
+        fps=25,
+        seed=8,
+    )
     emu_env.emulator.add_fault(Fault(provider="ltx", op="status", kind="http", status=404))
     with pytest.raises(JobExpiredError):
         await runner.generate(req, settings)

@@ -85,8 +85,13 @@ print(peak, frames.numel() * frames.element_size())
 
 def test_decoding_allocates_no_second_copy(clip: Path) -> None:
     # A fresh interpreter: tracemalloc counts every thread, and no other work may run meanwhile.
-    out = subprocess.run([sys.executable, "-c", _PEAK_SCRIPT, str(clip)], capture_output=True, text=True,
-                         check=True, timeout=120).stdout.split()
+    out = subprocess.run(
+        [sys.executable, "-c", _PEAK_SCRIPT, str(clip)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    ).stdout.split()
     peak, tensor_bytes = int(out[0]), int(out[1])
     # torch's own buffer is not traced; any numpy frame list or stacked copy would be
     assert peak < 0.15 * tensor_bytes

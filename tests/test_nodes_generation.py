@@ -345,8 +345,18 @@ async def test_settings_sync_uses_the_ltx_v1_call_and_is_refused_elsewhere(env) 
     from ltx2_nodes.nodes.settings import LTX2ProviderSettings
 
     (settings,) = LTX2ProviderSettings().build(sync=True)
-    common = dict(model="auto", prompt="a lighthouse at dusk", duration=6, resolution="auto", fps="25",
-                  aspect_ratio="auto", camera_motion="none", generate_audio=False, seed=4, settings=settings)
+    common = dict(
+        model="auto",
+        prompt="a lighthouse at dusk",
+        duration=6,
+        resolution="auto",
+        fps="25",
+        aspect_ratio="auto",
+        camera_motion="none",
+        generate_audio=False,
+        seed=4,
+        settings=settings,
+    )
     out = await LTX2TextToVideo().generate(provider="LTX (Lightricks)", **common)
     video, frames, *_ = out["result"]
     assert Path(video.get_stream_source()).read_bytes()[4:8] == b"ftyp" and frames.shape[0] > 0

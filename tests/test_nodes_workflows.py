@@ -259,8 +259,16 @@ async def test_cancel_before_the_submit_buys_nothing_and_says_so(env) -> None:
     comfy.interrupt_current_processing(True)
     with pytest.raises(LTX2NodeError) as caught:
         await LTX2TextToVideo().generate(
-            provider="GMI Cloud", model="auto", prompt="never sent", duration=6, resolution="auto", fps="auto",
-            aspect_ratio="auto", camera_motion="none", generate_audio=True, seed=6,
+            provider="GMI Cloud",
+            model="auto",
+            prompt="never sent",
+            duration=6,
+            resolution="auto",
+            fps="auto",
+            aspect_ratio="auto",
+            camera_motion="none",
+            generate_audio=True,
+            seed=6,
         )
     message = str(caught.value)
     assert "nothing was billed" in message and "Load Job Result" not in message

@@ -539,6 +539,7 @@ def test_cost(r: GenerationRequest, amount: float) -> None:
 
 # --- media URLs the LTX API fetches itself ------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("url", "ok"),
     [
@@ -555,8 +556,16 @@ def test_media_urls_must_be_https_with_a_host_name(url: str, ok: bool) -> None:
     from ltx2_nodes.api.media.inputs import media_from_url
     from ltx2_nodes.api.types import GenerationRequest, MediaKind, Mode
 
-    req = GenerationRequest(provider="ltx", mode=Mode.IMAGE_TO_VIDEO, model="ltx-2-fast", prompt="p", duration=6,
-                            resolution="1920x1080", fps=25, image=media_from_url(url, MediaKind.IMAGE))
+    req = GenerationRequest(
+        provider="ltx",
+        mode=Mode.IMAGE_TO_VIDEO,
+        model="ltx-2-fast",
+        prompt="p",
+        duration=6,
+        resolution="1920x1080",
+        fps=25,
+        image=media_from_url(url, MediaKind.IMAGE),
+    )
     provider = get_provider("ltx")
     if ok:
         provider.validate(req)

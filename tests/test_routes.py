@@ -26,7 +26,13 @@ async def test_capabilities_lists_every_provider_and_mode(client: TestClient) ->
     assert resp.status == 200
     caps = (await resp.json())["providers"]
     assert set(caps) == {"gmi", "apiinone", "ltx"}
-    assert set(caps["ltx"]["modes"]) == {"text-to-video", "image-to-video", "audio-to-video", "retake", "extend"}
+    assert set(caps["ltx"]["modes"]) == {
+        "text-to-video",
+        "image-to-video",
+        "audio-to-video",
+        "retake",
+        "extend",
+    }
     assert set(caps["apiinone"]["modes"]) == {"text-to-video", "image-to-video", "lipsync", "control"}
     first_t2v = caps["ltx"]["modes"]["text-to-video"][0]
     assert first_t2v["resolutions"] and first_t2v["name"].startswith("ltx-2")
@@ -36,18 +42,40 @@ async def test_estimate_matches_the_provider(client: TestClient) -> None:
     from ltx2_nodes.api.providers import get_provider
     from ltx2_nodes.api.types import GenerationRequest, Mode
 
-    resp = await client.post("/ltx2/estimate", json={"mode": "text-to-video", "widgets": {
-        "provider": "LTX (Lightricks)", "model": "ltx-2-pro", "duration": 8, "resolution": "1920x1080", "fps": "25",
-        "seed": 3, "camera_motion": "none"}})
+    resp = await client.post(
+        "/ltx2/estimate",
+        json={
+            "mode": "text-to-video",
+            "widgets": {
+                "provider": "LTX (Lightricks)",
+                "model": "ltx-2-pro",
+                "duration": 8,
+                "resolution": "1920x1080",
+                "fps": "25",
+                "seed": 3,
+                "camera_motion": "none",
+            },
+        },
+    )
     body = await resp.json()
-    expected = get_provider("ltx").estimate_cost(GenerationRequest(
-        provider="ltx", mode=Mode.TEXT_TO_VIDEO, model="ltx-2-pro", duration=8, resolution="1920x1080", fps=25))
+    expected = get_provider("ltx").estimate_cost(
+        GenerationRequest(
+            provider="ltx",
+            mode=Mode.TEXT_TO_VIDEO,
+            model="ltx-2-pro",
+            duration=8,
+            resolution="1920x1080",
+            fps=25,
+        )
+    )
     assert body["amount"] == pytest.approx(expected.amount)
     assert body["unit"] == "USD" and body["text"].startswith("$")
 
 
 async def test_estimate_of_incomplete_widgets_is_empty_not_an_error(client: TestClient) -> None:
-    resp = await client.post("/ltx2/estimate", json={"mode": "text-to-video", "widgets": {"provider": "nobody"}})
+    resp = await client.post(
+        "/ltx2/estimate", json={"mode": "text-to-video", "widgets": {"provider": "nobody"}}
+    )
     assert resp.status == 200
     body = await resp.json()
     assert body["text"] == "" and "provider" in body["error"]
@@ -82,8 +110,19 @@ def test_only_loopback_clients_count_as_local() -> None:
 
 async def test_audio_driven_modes_show_a_price_per_second(client: TestClient) -> None:
     # The length follows the audio, unknown until it is connected.
-    resp = await client.post("/ltx2/estimate", json={"mode": "audio-to-video", "widgets": {
-        "provider": "LTX (Lightricks)", "model": "auto", "resolution": "1920x1080", "guidance_scale": 0, "seed": 0}})
+    resp = await client.post(
+        "/ltx2/estimate",
+        json={
+            "mode": "audio-to-video",
+            "widgets": {
+                "provider": "LTX (Lightricks)",
+                "model": "auto",
+                "resolution": "1920x1080",
+                "guidance_scale": 0,
+                "seed": 0,
+            },
+        },
+    )
     body = await resp.json()
     assert body["per_second"] is True and body["text"] == "$0.06/s"
 
@@ -91,7 +130,11 @@ async def test_audio_driven_modes_show_a_price_per_second(client: TestClient) ->
 def test_estimates_of_out_of_range_values_are_empty_not_errors() -> None:
     from ltx2_nodes.api.capabilities import estimate_from_widgets
 
-    for widgets in ({"provider": "ltx", "duration": float("inf")}, {"provider": "gmi", "seed": 10**400},
-                    {"provider": "ltx", "duration": -6}, {"provider": "apiinone", "fps": "nan"}):
+    for widgets in (
+        {"provider": "ltx", "duration": float("inf")},
+        {"provider": "gmi", "seed": 10**400},
+        {"provider": "ltx", "duration": -6},
+        {"provider": "apiinone", "fps": "nan"},
+    ):
         answer = estimate_from_widgets("text-to-video", widgets)
         assert answer["text"] == "" or (answer["amount"] >= 0 and answer["amount"] != float("inf")), widgets

@@ -281,8 +281,12 @@ async def test_running_an_interrupted_request_again_collects_the_same_job(
     # A user cancels in ComfyUI, then queues the same graph again: the accepted job is collected.
     monkeypatch.setattr(emu_env.emulator.config, "processing_seconds", 60.0)
     polls: list[str] = []
-    settings = _settings(tmp_path, journal, cancel_check=lambda: len(polls) >= 3,
-                         on_progress=lambda e: polls.append(e.phase) if e.phase == "processing" else None)
+    settings = _settings(
+        tmp_path,
+        journal,
+        cancel_check=lambda: len(polls) >= 3,
+        on_progress=lambda e: polls.append(e.phase) if e.phase == "processing" else None,
+    )
     with pytest.raises(Interrupted):
         await runner.generate(_req(seed=5), settings)
     [record] = journal.list(limit=0)
@@ -301,8 +305,12 @@ async def test_an_interrupted_random_seed_request_is_a_new_take(
 ) -> None:
     monkeypatch.setattr(emu_env.emulator.config, "processing_seconds", 60.0)
     polls: list[str] = []
-    settings = _settings(tmp_path, journal, cancel_check=lambda: len(polls) >= 2,
-                         on_progress=lambda e: polls.append(e.phase) if e.phase == "processing" else None)
+    settings = _settings(
+        tmp_path,
+        journal,
+        cancel_check=lambda: len(polls) >= 2,
+        on_progress=lambda e: polls.append(e.phase) if e.phase == "processing" else None,
+    )
     with pytest.raises(Interrupted):
         await runner.generate(_req(seed=None), settings)
     monkeypatch.setattr(emu_env.emulator.config, "processing_seconds", 0.0)
@@ -315,12 +323,16 @@ async def test_equal_requests_at_the_same_time_pay_once(
 ) -> None:
     import asyncio
 
-    results = await asyncio.gather(*(runner.generate(_req(seed=9), _settings(tmp_path, journal)) for _ in range(3)))
+    results = await asyncio.gather(
+        *(runner.generate(_req(seed=9), _settings(tmp_path, journal)) for _ in range(3))
+    )
     assert emu_env.emulator.submit_requests["gmi"] == 1
     assert len({r.path for r in results}) == 1 and sum(r.from_cache for r in results) == 2
     # Different requests still run side by side.
-    other = await asyncio.gather(runner.generate(_req(seed=10), _settings(tmp_path, journal)),
-                                 runner.generate(_req(seed=11), _settings(tmp_path, journal)))
+    other = await asyncio.gather(
+        runner.generate(_req(seed=10), _settings(tmp_path, journal)),
+        runner.generate(_req(seed=11), _settings(tmp_path, journal)),
+    )
     assert emu_env.emulator.jobs_created["gmi"] == 3 and other[0].path != other[1].path
 
 
@@ -391,8 +403,13 @@ async def test_sync_is_refused_where_no_synchronous_endpoint_exists(
     emu_env: RunningEmulator, tmp_path: Path, journal: Journal, provider: str
 ) -> None:
     # A "sync" submit to an asynchronous API would buy a job and save its JSON answer as the video.
-    req = (_req(seed=1) if provider == "gmi" else GenerationRequest(
-        provider="apiinone", mode=Mode.TEXT_TO_VIDEO, prompt="a kite", duration=5, seed=1))
+    req = (
+        _req(seed=1)
+        if provider == "gmi"
+        else GenerationRequest(
+            provider="apiinone", mode=Mode.TEXT_TO_VIDEO, prompt="a kite", duration=5, seed=1
+        )
+    )
     with pytest.raises(InvalidInputError) as info:
         await runner.generate(req, _settings(tmp_path, journal, sync=True))
     assert info.value.field == "sync" and "LTX (Lightricks)" in str(info.value)

@@ -14,7 +14,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed")
 def test_web_logic_under_node() -> None:
-    proc = subprocess.run(["node", "--test", str(ROOT / "tests" / "web")], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        ["node", "--test", str(ROOT / "tests" / "web")], capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "# fail 0" in proc.stdout
 

@@ -22,10 +22,22 @@ WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN"}
 # socket inputs, outputs). Mirrors comfy's nodes.py / comfy_extras (LoadImage, LoadVideo, LoadAudio,
 # SaveVideo, PreviewImage).
 CORE_NODES: dict[str, dict[str, Any]] = {
-    "LoadImage": {"widgets": ["image", "upload:image"], "inputs": [], "outputs": [("IMAGE", "IMAGE"), ("MASK", "MASK")]},
+    "LoadImage": {
+        "widgets": ["image", "upload:image"],
+        "inputs": [],
+        "outputs": [("IMAGE", "IMAGE"), ("MASK", "MASK")],
+    },
     "LoadVideo": {"widgets": ["file", "upload:image"], "inputs": [], "outputs": [("VIDEO", "VIDEO")]},
-    "LoadAudio": {"widgets": ["audio", "upload:null", "upload:null"], "inputs": [], "outputs": [("AUDIO", "AUDIO")]},
-    "SaveVideo": {"widgets": ["filename_prefix", "format", "codec"], "inputs": [("video", "VIDEO")], "outputs": []},
+    "LoadAudio": {
+        "widgets": ["audio", "upload:null", "upload:null"],
+        "inputs": [],
+        "outputs": [("AUDIO", "AUDIO")],
+    },
+    "SaveVideo": {
+        "widgets": ["filename_prefix", "format", "codec"],
+        "inputs": [("video", "VIDEO")],
+        "outputs": [],
+    },
     "PreviewImage": {"widgets": [], "inputs": [("images", "IMAGE")], "outputs": []},
 }
 SEED_CONTROL = "fixed"  # new LTX-2 nodes start fixed: a new seed is a new paid take
@@ -41,7 +53,11 @@ def node_shape(class_type: str) -> dict[str, Any]:
     """widgets: [(name, default)], inputs: [(name, type)], outputs: [(name, type)] for one node type."""
     if class_type in CORE_NODES:
         core = CORE_NODES[class_type]
-        return {"widgets": [(w, None) for w in core["widgets"]], "inputs": core["inputs"], "outputs": core["outputs"]}
+        return {
+            "widgets": [(w, None) for w in core["widgets"]],
+            "inputs": core["inputs"],
+            "outputs": core["outputs"],
+        }
     cls = _pack_nodes()[class_type]
     spec = cls.INPUT_TYPES()
     widgets: list[tuple[str, Any]] = []
@@ -101,7 +117,9 @@ def build_ui(api: dict[str, Any], title: str) -> dict[str, Any]:
         column_rows[col] = row + 1
         values: list[Any] = []
         for name, default in shape["widgets"]:
-            if name.startswith("upload:"):  # a value ComfyUI keeps after a widget (upload button, seed control)
+            if name.startswith(
+                "upload:"
+            ):  # a value ComfyUI keeps after a widget (upload button, seed control)
                 fixed = name.split(":", 1)[1]
                 values.append(None if fixed == "null" else fixed)
             else:
@@ -111,21 +129,49 @@ def build_ui(api: dict[str, Any], title: str) -> dict[str, Any]:
         for name, kind in shape["inputs"]:
             link = None
             if name in link_of:
-                link = next(lk[0] for lk in links if lk[3] == int(node_id) and lk[4] == [n for n, _ in shape["inputs"]].index(name))
+                link = next(
+                    lk[0]
+                    for lk in links
+                    if lk[3] == int(node_id) and lk[4] == [n for n, _ in shape["inputs"]].index(name)
+                )
             inputs.append({"name": name, "type": kind, "link": link})
-        outputs = [{"name": name, "type": kind, "links": out_links.get((int(node_id), slot)) or None, "slot_index": slot}
-                   for slot, (name, kind) in enumerate(shape["outputs"])]
+        outputs = [
+            {
+                "name": name,
+                "type": kind,
+                "links": out_links.get((int(node_id), slot)) or None,
+                "slot_index": slot,
+            }
+            for slot, (name, kind) in enumerate(shape["outputs"])
+        ]
         is_pack = node["class_type"] not in CORE_NODES
-        nodes.append({
-            "id": int(node_id), "type": node["class_type"],
-            "pos": [40 + 460 * col, 60 + 420 * row], "size": [400 if is_pack else 320, 360 if is_pack else 280],
-            "flags": {}, "order": position, "mode": 0, "inputs": inputs, "outputs": outputs,
-            "properties": {"Node name for S&R": node["class_type"], **({"cnr_id": "ltx2-nodes"} if is_pack else {})},
-            "widgets_values": values,
-        })
+        nodes.append(
+            {
+                "id": int(node_id),
+                "type": node["class_type"],
+                "pos": [40 + 460 * col, 60 + 420 * row],
+                "size": [400 if is_pack else 320, 360 if is_pack else 280],
+                "flags": {},
+                "order": position,
+                "mode": 0,
+                "inputs": inputs,
+                "outputs": outputs,
+                "properties": {
+                    "Node name for S&R": node["class_type"],
+                    **({"cnr_id": "ltx2-nodes"} if is_pack else {}),
+                },
+                "widgets_values": values,
+            }
+        )
     return {
-        "last_node_id": max(int(n) for n in api), "last_link_id": len(links), "nodes": nodes, "links": links,
-        "groups": [], "config": {}, "extra": {"info": {"title": title}}, "version": 0.4,
+        "last_node_id": max(int(n) for n in api),
+        "last_link_id": len(links),
+        "nodes": nodes,
+        "links": links,
+        "groups": [],
+        "config": {},
+        "extra": {"info": {"title": title}},
+        "version": 0.4,
     }
 
 
@@ -137,8 +183,12 @@ def ui_to_api(ui: dict[str, Any]) -> dict[str, Any]:
         shape = node_shape(node["type"])
         names = [n for n, _ in shape["widgets"]]
         values = node["widgets_values"]
-        assert len(values) == len(names), f"{node['type']}: {len(values)} widget values for {len(names)} widgets"
-        inputs = {name: value for name, value in zip(names, values, strict=True) if not name.startswith("upload:")}
+        assert len(values) == len(names), (
+            f"{node['type']}: {len(values)} widget values for {len(names)} widgets"
+        )
+        inputs = {
+            name: value for name, value in zip(names, values, strict=True) if not name.startswith("upload:")
+        }
         for slot in node["inputs"]:
             if slot["link"] is not None:
                 lk = link_by_id[slot["link"]]

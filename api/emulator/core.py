@@ -45,7 +45,9 @@ class EmulatorConfig:
     output_url_ttl: float = 3600.0  # output file URLs expire after this
     upload_url_ttl: float = 900.0  # signed upload URLs expire after this
     max_upload_bytes: int = 64 << 20
-    apiinone_result_shape: str = "video_url"  # where API in One's finished task puts the URL (see apiinone.py)
+    apiinone_result_shape: str = (
+        "video_url"  # where API in One's finished task puts the URL (see apiinone.py)
+    )
     faults: list[Fault] = field(default_factory=list)
 
 
@@ -88,11 +90,15 @@ class Fault:
 
     def __post_init__(self) -> None:
         if self.provider not in FAULT_PROVIDERS:
-            raise ValueError(f"fault provider {self.provider!r}: expected one of {', '.join(FAULT_PROVIDERS)}")
+            raise ValueError(
+                f"fault provider {self.provider!r}: expected one of {', '.join(FAULT_PROVIDERS)}"
+            )
         if self.op not in FAULT_OPS:
             raise ValueError(f"fault op {self.op!r}: expected one of {', '.join(FAULT_OPS)}")
         if self.kind not in FAULT_KINDS and not self.kind.startswith(FAULT_KIND_PREFIXES):
-            raise ValueError(f"fault kind {self.kind!r}: expected one of {', '.join(FAULT_KINDS)} or shape:<variant>")
+            raise ValueError(
+                f"fault kind {self.kind!r}: expected one of {', '.join(FAULT_KINDS)} or shape:<variant>"
+            )
         if not 100 <= int(self.status) <= 599:
             raise ValueError(f"fault status {self.status!r}: expected an HTTP status 100-599")
         if int(self.count) < 1:
@@ -152,7 +158,9 @@ class EmuJob:
 
     def state(self, now: float) -> str:
         """Neutral emulator state: "queued" | "processing" | "success" | "failed" | "cancelled"."""
-        if self.cancelled_at is not None or (self.outcome == "cancel" and now >= self.created_at + self.queue_seconds):
+        if self.cancelled_at is not None or (
+            self.outcome == "cancel" and now >= self.created_at + self.queue_seconds
+        ):
             return "cancelled"
         if now < self.created_at + self.queue_seconds:
             return "queued"
@@ -215,8 +223,9 @@ class Emulator:
                     return fault
         return None
 
-    async def generic_fault_response(self, request: web.Request, fault: Fault,
-                                     error_body: Callable[[int, str], Any]) -> web.StreamResponse | None:
+    async def generic_fault_response(
+        self, request: web.Request, fault: Fault, error_body: Callable[[int, str], Any]
+    ) -> web.StreamResponse | None:
         """Apply a protocol-independent fault. Returns the response to send, or None to go on
         normally (after a delay). Kinds a protocol handles itself are returned untouched (None)."""
         if fault.kind == "delay":
@@ -239,7 +248,9 @@ class Emulator:
     # --- request log, auth ---------------------------------------------------------------------
     def record(self, provider: str, op: str, request: web.Request, body: Any) -> None:
         with self.lock:
-            self.log.append(LoggedRequest(provider, op, request.method, request.path, dict(request.headers), body))
+            self.log.append(
+                LoggedRequest(provider, op, request.method, request.path, dict(request.headers), body)
+            )
             if op == "submit":
                 self.submit_requests[provider] += 1
 
@@ -252,17 +263,35 @@ class Emulator:
         return token if secrets.compare_digest(token, self.config.keys.get(provider, "")) else None
 
     # --- jobs ------------------------------------------------------------------------------------
-    def create_job(self, provider: str, mode: str, model: str, params: dict[str, Any], key: str,
-                   render: Callable[[], bytes], job_id: str | None = None) -> EmuJob:
+    def create_job(
+        self,
+        provider: str,
+        mode: str,
+        model: str,
+        params: dict[str, Any],
+        key: str,
+        render: Callable[[], bytes],
+        job_id: str | None = None,
+    ) -> EmuJob:
         """Register an accepted job and start rendering it in a worker thread."""
-        job = EmuJob(id=job_id or self.new_id(), provider=provider, mode=mode, model=model, params=params, key=key,
-                     created_at=self.now(), queue_seconds=self.config.queue_seconds,
-                     processing_seconds=self.config.processing_seconds)
+        job = EmuJob(
+            id=job_id or self.new_id(),
+            provider=provider,
+            mode=mode,
+            model=model,
+            params=params,
+            key=key,
+            created_at=self.now(),
+            queue_seconds=self.config.queue_seconds,
+            processing_seconds=self.config.processing_seconds,
+        )
         fault = self.take_fault(provider, "job")
         if fault is not None and fault.kind in ("fail", "cancel", "stuck"):
             job.outcome = fault.kind
-            job.message = fault.message or {"fail": "Generation failed: injected failure",
-                                            "cancel": "Cancelled by the provider"}.get(fault.kind, "")
+            job.message = fault.message or {
+                "fail": "Generation failed: injected failure",
+                "cancel": "Cancelled by the provider",
+            }.get(fault.kind, "")
         if job.outcome == "success":
             job.render_future = self.executor.submit(render)
         with self.lock:
@@ -277,13 +306,18 @@ class Emulator:
         if state in ("success", "failed", "cancelled") and job.ended_at is None:
             job.ended_at = now
         if state == "success" and job.output_token is None:
-            job.output_token = self.put_file(job.render_future.result(), "video/mp4", ttl=self.config.output_url_ttl)
+            job.output_token = self.put_file(
+                job.render_future.result(), "video/mp4", ttl=self.config.output_url_ttl
+            )
         return state
 
     def running_jobs(self, provider: str, key: str) -> int:
         now = self.now()
-        return sum(1 for j in self.jobs.values()
-                   if j.provider == provider and j.key == key and j.state(now) in ("queued", "processing"))
+        return sum(
+            1
+            for j in self.jobs.values()
+            if j.provider == provider and j.key == key and j.state(now) in ("queued", "processing")
+        )
 
     def output_url(self, request: web.Request, job: EmuJob) -> str | None:
         if job.output_token is None:
@@ -312,7 +346,11 @@ class Emulator:
             if not sep:
                 raise ValueError("malformed data URI")
             try:
-                return base64.b64decode(payload, validate=True) if header.endswith(";base64") else unquote_to_bytes(payload)
+                return (
+                    base64.b64decode(payload, validate=True)
+                    if header.endswith(";base64")
+                    else unquote_to_bytes(payload)
+                )
             except (binascii.Error, ValueError) as exc:
                 raise ValueError(f"malformed base64 in data URI: {exc}") from exc
         token = file_token(uri)
@@ -332,10 +370,16 @@ class Emulator:
     # --- stats / control -----------------------------------------------------------------------------
     def stats(self) -> dict[str, Any]:
         with self.lock:
-            return {"submit_requests": dict(self.submit_requests), "jobs_created": dict(self.jobs_created),
-                    "jobs": {j.id: {"provider": j.provider, "mode": j.mode, "state": j.state(self.now())}
-                             for j in self.jobs.values()},
-                    "faults": [asdict(f) for f in self.faults], "requests": len(self.log)}
+            return {
+                "submit_requests": dict(self.submit_requests),
+                "jobs_created": dict(self.jobs_created),
+                "jobs": {
+                    j.id: {"provider": j.provider, "mode": j.mode, "state": j.state(self.now())}
+                    for j in self.jobs.values()
+                },
+                "faults": [asdict(f) for f in self.faults],
+                "requests": len(self.log),
+            }
 
     def reset(self) -> None:
         with self.lock:
@@ -365,17 +409,24 @@ def file_token(uri: str) -> str | None:
 
 # --- the app -------------------------------------------------------------------------------------------
 
+
 async def _serve_file(request: web.Request) -> web.StreamResponse:
     emu: Emulator = request.app[EMULATOR_KEY]
     token = request.match_info["token"]
     entry = emu.files.get(token)
     fault = emu.take_fault("*", "download")
-    if (fault is not None and fault.kind == "expire") or (entry is not None and entry.expires_at is not None
-                                                         and emu.now() > entry.expires_at):
-        return web.Response(status=403, text="<Error><Code>ExpiredToken</Code><Message>Request has expired</Message></Error>",
-                            content_type="application/xml")
+    if (fault is not None and fault.kind == "expire") or (
+        entry is not None and entry.expires_at is not None and emu.now() > entry.expires_at
+    ):
+        return web.Response(
+            status=403,
+            text="<Error><Code>ExpiredToken</Code><Message>Request has expired</Message></Error>",
+            content_type="application/xml",
+        )
     if entry is None or not entry.data:
-        return web.Response(status=404, text="<Error><Code>NoSuchKey</Code></Error>", content_type="application/xml")
+        return web.Response(
+            status=404, text="<Error><Code>NoSuchKey</Code></Error>", content_type="application/xml"
+        )
     if fault is not None:
         resp = await emu.generic_fault_response(request, fault, lambda s, m: {"error": m})
         if resp is not None:
@@ -383,8 +434,9 @@ async def _serve_file(request: web.Request) -> web.StreamResponse:
         if fault.kind == "empty":
             return web.Response(body=b"", content_type=entry.content_type)
         if fault.kind == "truncate":
-            stream = web.StreamResponse(headers={"Content-Type": entry.content_type,
-                                                 "Content-Length": str(len(entry.data))})
+            stream = web.StreamResponse(
+                headers={"Content-Type": entry.content_type, "Content-Length": str(len(entry.data))}
+            )
             await stream.prepare(request)
             await stream.write(entry.data[: len(entry.data) // 2])
             if request.transport is not None:
@@ -406,8 +458,12 @@ def _ranged_response(request: web.Request, entry: FileEntry) -> web.Response:
             start, end = -1, -1
         if not 0 <= start <= end < size:
             return web.Response(status=416, headers={"Content-Range": f"bytes */{size}"})
-        return web.Response(status=206, body=entry.data[start:end + 1], content_type=entry.content_type,
-                            headers={"Content-Range": f"bytes {start}-{end}/{size}", "Accept-Ranges": "bytes"})
+        return web.Response(
+            status=206,
+            body=entry.data[start : end + 1],
+            content_type=entry.content_type,
+            headers={"Content-Range": f"bytes {start}-{end}/{size}", "Accept-Ranges": "bytes"},
+        )
     return web.Response(body=entry.data, content_type=entry.content_type, headers={"Accept-Ranges": "bytes"})
 
 
@@ -418,7 +474,9 @@ async def _put_file(request: web.Request) -> web.StreamResponse:
     return await store_put(emu, request, request.match_info["token"], "gmi")
 
 
-async def store_put(emu: Emulator, request: web.Request, token: str, provider: str = "*") -> web.StreamResponse:
+async def store_put(
+    emu: Emulator, request: web.Request, token: str, provider: str = "*"
+) -> web.StreamResponse:
     entry = emu.files.get(token)
     fault = emu.take_fault(provider, "put")
     if fault is not None:
@@ -431,7 +489,9 @@ async def store_put(emu: Emulator, request: web.Request, token: str, provider: s
         return web.Response(status=403, text="<Error><Code>ExpiredToken</Code></Error>")
     ctype = request.headers.get("Content-Type", "")
     if entry.content_type and ctype.split(";")[0].strip() != entry.content_type:
-        return web.Response(status=403, text=f"SignatureDoesNotMatch: signed for {entry.content_type}, got {ctype!r}")
+        return web.Response(
+            status=403, text=f"SignatureDoesNotMatch: signed for {entry.content_type}, got {ctype!r}"
+        )
     data = await request.read()
     if len(data) > emu.config.max_upload_bytes:
         return web.Response(status=413, text="EntityTooLarge")
@@ -506,9 +566,14 @@ class RunningEmulator:
         """Environment variables that point the client at this emulator, keys included."""
         urls = self.base_urls()
         keys = self.emulator.config.keys
-        return {"LTX2_GMI_BASE_URL": urls["gmi"], "LTX2_APIINONE_BASE_URL": urls["apiinone"],
-                "LTX2_LTX_BASE_URL": urls["ltx"], "GMI_API_KEY": keys["gmi"],
-                "APIINONE_API_KEY": keys["apiinone"], "LTX_API_KEY": keys["ltx"]}
+        return {
+            "LTX2_GMI_BASE_URL": urls["gmi"],
+            "LTX2_APIINONE_BASE_URL": urls["apiinone"],
+            "LTX2_LTX_BASE_URL": urls["ltx"],
+            "GMI_API_KEY": keys["gmi"],
+            "APIINONE_API_KEY": keys["apiinone"],
+            "LTX_API_KEY": keys["ltx"],
+        }
 
     async def _start(self) -> None:
         self._runner = web.AppRunner(build_app(self.emulator), access_log=None, handle_signals=False)
@@ -555,7 +620,9 @@ class RunningEmulator:
         self.stop()
 
 
-async def serve_forever(config: EmulatorConfig, host: str, port: int, on_ready: Callable[[str], None]) -> None:
+async def serve_forever(
+    config: EmulatorConfig, host: str, port: int, on_ready: Callable[[str], None]
+) -> None:
     """Run until cancelled (the ``ltx2 emulator`` command)."""
     emu = Emulator(config)
     runner = web.AppRunner(build_app(emu), handle_signals=False)

@@ -107,12 +107,18 @@ def media_from_url(url: str, kind: MediaKind) -> MediaInput:
         parts = urlsplit(text)
         host, _port = parts.hostname, parts.port  # both raise ValueError on a malformed authority
     except ValueError as exc:
-        raise InvalidInputError(kind.value, redact_text(text), allowed, reason=f"not a valid URL ({exc})") from None
+        raise InvalidInputError(
+            kind.value, redact_text(text), allowed, reason=f"not a valid URL ({exc})"
+        ) from None
     if parts.scheme.lower() not in ("http", "https") or not host:
         raise InvalidInputError(kind.value, redact_text(text), allowed)
     if any(ch.isspace() or ord(ch) < 32 for ch in text):
-        raise InvalidInputError(kind.value, redact_text(text), allowed + " (spaces written as %20)",
-                                reason="a URL cannot contain spaces or control characters")
+        raise InvalidInputError(
+            kind.value,
+            redact_text(text),
+            allowed + " (spaces written as %20)",
+            reason="a URL cannot contain spaces or control characters",
+        )
     name = PurePosixPath(unquote(parts.path)).name
     ext = name.rsplit(".", 1)[-1].lower() if "." in name else ""
     content_type = _TYPE_OF_EXTENSION.get(ext) or (mimetypes.guess_type(name)[0] if ext else None)
