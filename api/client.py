@@ -27,7 +27,6 @@ from .errors import (
     DownloadError,
     HostingError,
     Interrupted,
-    InvalidInputError,
     JobCancelledError,
     JobFailedError,
     LTX2Error,
@@ -58,10 +57,6 @@ _CHUNK = 1 << 16
 _RESUMABLE = "the job continues on the provider and can be resumed ('ltx2 jobs resume ID')"
 _DOWNLOAD_STOPPED = (
     "Download stopped; the result stays with the provider and can be resumed ('ltx2 jobs resume ID')."
-)
-_SYNC_LOST = (
-    "the synchronous call's video was (or is being) generated and billed, but a synchronous call has "
-    "no job id, so it cannot be collected later"
 )
 
 
@@ -497,104 +492,6 @@ class ProviderClient:
             status_code=status_code,
             raw=raw,
         )
-
-    async def submit_sync(
-        self,
-        req: GenerationRequest,
-        uris: Mapping[str, str],
-        dest: Path,
-        *,
-        max_bytes: int,
-        cancel_check: CancelCheck | None = None,
-        timeout: float = 1800.0,
-    ) -> Path:
-        """Synchronous generate (LTX v1): the answer body is the MP4, streamed to ``dest``. The answer
-        comes once the video is rendered, so the read timeout is ``timeout`` (the whole generation),
-        not the short one of ordinary calls."""
-        call = self.provider.build_submit(req, uris, sync=True)
-        if call.response != "binary":
-            # Checked before sending: an asynchronous submit answered here would be paid and lost.
-            raise InvalidInputError(
-                "sync",
-                True,
-                "asynchronous jobs only",
-                provider=self.provider.name,
-                reason=f"{self.provider.display_name} has no synchronous endpoint",
-            )
-        url = self._url(call.path)
-        attempts = max(1, self.retry.submit_attempts)
-        part = dest.with_suffix(".part")
-        dest.parent.mkdir(parents=True, exist_ok=True)  # before sending: the answer is paid for
-        t = self.timeouts
-        generation = httpx.Timeout(connect=t.connect, read=max(t.read, timeout), write=t.write, pool=t.pool)
-        lost = f"Stopped waiting; {_SYNC_LOST}."
-        for attempt in range(1, attempts + 1):
-            kwargs: dict[str, Any] = {"headers": self._headers(call, url), "timeout": generation}
-            if call.json is not None:
-                kwargs["json"] = call.json
-            try:
-                request = self._http.build_request(call.method.upper(), url, **kwargs)
-                resp = await self._until_cancelled(self._http.send(request, stream=True), cancel_check, lost)
-                try:
-                    self._log_submit(call, resp.status_code, attempt, attempts)
-                    if resp.is_success:
-                        return await self._receive_video(resp, part, dest, max_bytes, url, cancel_check)
-                    await resp.aread()
-                finally:
-                    await resp.aclose()
-                err = self._error(resp.status_code, _decode(resp), resp.headers)
-                delay = self._resend_delay(call, attempt, attempts, resp=resp, err=err)
-            except (httpx.HTTPError, httpx.InvalidURL) as exc:
-                _unlink(part)
-                delay = self._resend_delay(call, attempt, attempts, exc=exc)
-            except BaseException:
-                _unlink(part)
-                raise
-            # Not interruptible: every Interrupted of a synchronous call means its video was billed.
-            await self._sleep(delay)
-        raise AssertionError("unreachable")
-
-    async def _receive_video(
-        self,
-        resp: httpx.Response,
-        part: Path,
-        dest: Path,
-        max_bytes: int,
-        url: str,
-        cancel_check: CancelCheck | None,
-    ) -> Path:
-        """The body of a successful synchronous call: the paid video, streamed to ``dest``."""
-        total = _content_length(resp)
-        if total is not None and total > max_bytes:
-            raise _too_large(total, max_bytes, url)
-        try:
-            done = await self._stream_to(
-                resp,
-                part,
-                0,
-                max_bytes,
-                url,
-                cancel_check,
-                None,
-                total,
-                None,
-                interrupted=f"Stopped; {_SYNC_LOST}.",
-            )
-        except httpx.HTTPError as exc:
-            _unlink(part)
-            raise self._uncertain(
-                f"the video stream broke off ({type(exc).__name__}); the job was probably billed"
-            ) from None
-        if total is not None and done != total:
-            _unlink(part)
-            raise self._uncertain(f"the video arrived truncated ({done} of {total} bytes)")
-        if done == 0:
-            _unlink(part)
-            raise self._uncertain("the answer carried an empty video")
-        os.replace(part, dest)
-        return dest
-
-    # --- status / wait ------------------------------------------------------------------------------------
 
     async def status(self, job: SubmittedJob) -> JobStatus:
         body = await self._idempotent(self.provider.build_status(job), op="the status request")

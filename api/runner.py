@@ -21,7 +21,6 @@ import httpx
 from . import config
 from .client import CancelCheck, ProviderClient, RetryPolicy
 from .errors import (
-    DownloadError,
     Interrupted,
     InvalidInputError,
     JobCancelledError,
@@ -35,7 +34,7 @@ from .errors import (
     UnknownMediaLengthError,
 )
 from .journal import JobRecord, Journal, RecordState
-from .providers import all_providers, get_provider
+from .providers import get_provider
 from .providers.base import ModelSpec, Provider
 from .redact import redact_text, register_secret
 from .types import (
@@ -66,7 +65,6 @@ class RunSettings:
     hosting: str = "auto"
     poll_interval: float | None = None  # None: provider default
     poll_timeout: float = 1800.0
-    sync: bool = False  # LTX v1 synchronous call
     use_cache: bool = True  # reuse a collected result of an equal request
     journal: Journal | None = None  # None: the default journal
     cancel_check: CancelCheck | None = None
@@ -412,17 +410,6 @@ async def generate(req: GenerationRequest, settings: RunSettings) -> GenerationR
             pass  # the probe below reads the length
     req = await probe_url_media(req)
     spec = provider.validate(req)
-    if settings.sync and not provider.supports_sync:
-        # Another provider's submit answers with a job id, not the video: a "sync" call there would
-        # buy a job and never collect it.
-        sync_providers = ", ".join(p.display_name for p in all_providers() if p.supports_sync)
-        raise InvalidInputError(
-            "sync",
-            True,
-            f"asynchronous jobs only; synchronous calls exist on {sync_providers}",
-            provider=provider.name,
-            reason=f"{provider.display_name} has no synchronous endpoint",
-        )
     cost = provider.estimate_cost(req)
 
     journal = settings.journal or Journal()
@@ -446,7 +433,7 @@ async def generate(req: GenerationRequest, settings: RunSettings) -> GenerationR
                 from_cache=True,
             )
         accepted = journal.find_resumable(request_hash, base_url=base_url)
-        if accepted is not None and not settings.sync:
+        if accepted is not None:
             # An earlier run of this very request was accepted (and billed) but never collected,
             # e.g. it was interrupted: collect that job rather than buy another.
             progress(
@@ -523,19 +510,16 @@ async def _submit_and_collect(
             progress("submitting", f"Submitting to {provider.display_name}")
             clock.mark("submit")
             sent = True
-            if settings.sync:
-                path = await _run_sync(client, req, uris, record, journal, settings, progress, clock)
-            else:
-                try:
-                    job = await client.submit(req, uris, cancel_check=settings.cancel_check)
-                except BaseException as exc:
-                    state = RecordState.REJECTED if _submit_refused(exc) else RecordState.UNCERTAIN
-                    journal.update(record.id, state=state, error=str(exc) or type(exc).__name__)
-                    raise
-                clock.mark("submitted")
-                record = _record_accepted(journal, record.id, job, provider)
-                progress("queued", f"{provider.display_name} accepted job {job.job_id}")
-                path = await _collect(client, provider, job, record, journal, settings, progress, clock)
+            try:
+                job = await client.submit(req, uris, cancel_check=settings.cancel_check)
+            except BaseException as exc:
+                state = RecordState.REJECTED if _submit_refused(exc) else RecordState.UNCERTAIN
+                journal.update(record.id, state=state, error=str(exc) or type(exc).__name__)
+                raise
+            clock.mark("submitted")
+            record = _record_accepted(journal, record.id, job, provider)
+            progress("queued", f"{provider.display_name} accepted job {job.job_id}")
+            path = await _collect(client, provider, job, record, journal, settings, progress, clock)
         except BaseException as exc:
             _after_failure(journal, record.id, exc, sent=sent)
             raise
@@ -597,44 +581,6 @@ def _name_the_job(exc: LTX2Error, record_id: str) -> None:
     exc.message = exc.message.replace(_RESUME_PLACEHOLDER, command)
     exc.hint = exc.hint.replace(_RESUME_PLACEHOLDER, command)
     exc.args = (exc.message,)
-
-
-async def _run_sync(
-    client: ProviderClient,
-    req: GenerationRequest,
-    uris: dict[str, str],
-    record: JobRecord,
-    journal: Journal,
-    settings: RunSettings,
-    progress: _Progress,
-    clock: _Clock,
-) -> Path:
-    """LTX v1: one call whose answer is the MP4. There is no job id, so a lost answer is UNCERTAIN."""
-    dest = output_path(settings.output_dir, settings.filename_prefix, record.provider, record.mode, record.id)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    progress("processing", "Generating (synchronous call)")
-    try:
-        dest = await client.submit_sync(
-            req,
-            uris,
-            dest,
-            max_bytes=settings.max_download_bytes,
-            cancel_check=settings.cancel_check,
-            timeout=settings.poll_timeout,
-        )
-    except BaseException as exc:
-        # The answer is the billed video itself: stopping or refusing it while it is awaited or
-        # arrives (interrupt, size cap) loses a paid result; it is no refusal.
-        refused = _submit_refused(exc) and not isinstance(exc, (Interrupted, DownloadError))
-        state = RecordState.REJECTED if refused else RecordState.UNCERTAIN
-        journal.update(record.id, state=state, error=str(exc) or type(exc).__name__)
-        raise
-    clock.mark("downloaded")
-    clock.span("processing", "submit", "downloaded")
-    journal.update(
-        record.id, state=RecordState.DOWNLOADED, raw_status="completed", result_path=str(dest.resolve())
-    )
-    return dest
 
 
 async def resume(ident: str, settings: RunSettings) -> GenerationResult:

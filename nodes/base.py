@@ -105,7 +105,6 @@ def run_settings(
         hosting=settings.hosting,
         poll_timeout=float(settings.poll_timeout),
         use_cache=settings.use_cache and not fresh_take,
-        sync=settings.sync,
         poll_interval=settings.effective_poll_interval(),
         cancel_check=processing_interrupted,
         on_progress=on_progress,

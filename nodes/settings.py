@@ -28,7 +28,6 @@ class LTX2Settings:
     poll_timeout: int = 1800  # seconds
     use_cache: bool = True
     poll_interval: float = 0.0  # seconds between status polls; 0 = $LTX2_POLL_INTERVAL or the provider's
-    sync: bool = False  # LTX API v1 synchronous call (for accounts without v2 jobs)
 
     def __post_init__(self) -> None:
         check_profile(self.key_profile)
@@ -156,18 +155,6 @@ class LTX2ProviderSettings:
                     },
                 ),
             },
-            "optional": {
-                "sync": (
-                    "BOOLEAN",
-                    {
-                        "default": False,
-                        "tooltip": (
-                            "LTX (Lightricks) only: use the synchronous v1 call that answers with the video, for "
-                            "accounts without v2 jobs. It cannot be resumed if the connection drops."
-                        ),
-                    },
-                ),
-            },
         }
 
     def build(
@@ -177,8 +164,10 @@ class LTX2ProviderSettings:
         hosting: str = "auto",
         poll_timeout: int = 1800,
         use_cache: bool = True,
-        sync: bool = False,
+        **retired: object,
     ) -> tuple[LTX2Settings]:
+        # ``retired`` swallows inputs of saved workflows that no longer exist (``sync``: the LTX API's
+        # synchronous v1 call is retired; every job now runs through the resumable v2 job API).
         from .errors import user_errors
 
         with user_errors():
@@ -189,6 +178,5 @@ class LTX2ProviderSettings:
                     hosting=hosting,
                     poll_timeout=int(poll_timeout),
                     use_cache=bool(use_cache),
-                    sync=bool(sync),
                 ),
             )

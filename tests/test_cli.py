@@ -185,33 +185,6 @@ def test_generate_ltx_retake_with_json_output(emulator, tmp_path, media):
     assert call.json["prompt"] == "make it snow"
 
 
-def test_sync_generate_on_ltx_and_refused_elsewhere(emulator, tmp_path):
-    env = cli_env(tmp_path, emulator)
-    out = tmp_path / "sync.mp4"
-    proc = ltx2(
-        "generate",
-        "--provider",
-        "ltx",
-        "--mode",
-        "text-to-video",
-        "--prompt",
-        "x",
-        "--sync",
-        "-o",
-        str(out),
-        env=env,
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert probe(out).duration == pytest.approx(6.0, abs=0.5)
-    (call,) = submits(emulator)
-    assert (call.method, call.path) == ("POST", "/ltx/v1/text-to-video")
-    refused = ltx2(
-        "generate", "--provider", "gmi", "--mode", "text-to-video", "--prompt", "x", "--sync", env=env
-    )
-    assert refused.returncode == 1 and "sync" in refused.stderr and "ltx" in refused.stderr
-    assert len(emulator.emulator.log) == 1  # nothing reached GMI
-
-
 def test_invalid_duration_is_refused_before_any_request(emulator, tmp_path, media):
     proc = ltx2(
         "generate",

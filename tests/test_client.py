@@ -703,47 +703,6 @@ def ltx_submits(emulator) -> list:
     return [e for e in emulator.emulator.log if e.provider == "ltx" and e.op == "submit"]
 
 
-async def test_submit_sync_streams_the_video(emulator, tmp_path: Path) -> None:
-    client, _ = ltx_client(emulator)
-    dest = tmp_path / "sync" / "out.mp4"
-    async with client:
-        path = await client.submit_sync(ltx_t2v(), {}, dest, max_bytes=50 << 20)
-    assert path == dest
-    assert dest.read_bytes()[4:8] == b"ftyp"
-    assert not dest.with_suffix(".part").exists()
-    entries = ltx_submits(emulator)
-    assert len(entries) == 1 and entries[0].method == "POST" and entries[0].path == "/ltx/v1/text-to-video"
-
-
-async def test_submit_sync_429_is_resent(emulator, tmp_path: Path) -> None:
-    emulator.emulator.add_fault(Fault(op="submit", kind="http", provider="ltx", status=429, retry_after=0.01))
-    client, sleeps = ltx_client(emulator)
-    async with client:
-        await client.submit_sync(ltx_t2v(), {}, tmp_path / "o.mp4", max_bytes=50 << 20)
-    assert len(ltx_submits(emulator)) == 2
-    assert emulator.emulator.jobs_created["ltx"] == 1
-    assert sleeps.calls == [pytest.approx(0.01)]
-
-
-async def test_submit_sync_500_is_uncertain_and_not_resent(emulator, tmp_path: Path) -> None:
-    emulator.emulator.add_fault(Fault(op="submit", kind="http", provider="ltx", status=500))
-    client, _ = ltx_client(emulator)
-    async with client:
-        with pytest.raises(SubmitUncertainError):
-            await client.submit_sync(ltx_t2v(), {}, tmp_path / "o.mp4", max_bytes=50 << 20)
-    assert len(ltx_submits(emulator)) == 1
-    assert list(tmp_path.iterdir()) == []
-
-
-async def test_submit_sync_byte_cap(emulator, tmp_path: Path) -> None:
-    client, _ = ltx_client(emulator)
-    async with client:
-        with pytest.raises(DownloadError, match="limit of 2000 bytes"):
-            await client.submit_sync(ltx_t2v(), {}, tmp_path / "o.mp4", max_bytes=2000)
-    assert list(tmp_path.iterdir()) == []
-    assert len(ltx_submits(emulator)) == 1
-
-
 # --- more download limits -------------------------------------------------------------------------------------
 
 

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from ltx2_nodes.api.client import ProviderClient, RetryPolicy, Timeouts
+from ltx2_nodes.api.client import ProviderClient, RetryPolicy
 from ltx2_nodes.api.emulator import Fault, RunningEmulator
 from ltx2_nodes.api.errors import Interrupted
 from ltx2_nodes.api.providers import get_provider
@@ -82,35 +82,6 @@ async def test_submit_refused_with_429_notices_an_interrupt_while_it_waits(emula
         with pytest.raises(Interrupted):
             await asyncio.wait_for(client.submit(_t2v("gmi"), {}, cancel_check=_after(0.3)), GUARD)
     assert emulator.emulator.submit_requests["gmi"] == 1 and emulator.emulator.jobs_created["gmi"] == 0
-
-
-async def test_sync_call_may_take_longer_than_the_read_timeout(
-    emulator: RunningEmulator, tmp_path: Path
-) -> None:
-    # The synchronous answer comes only once the video is rendered: a generation is no stalled read.
-    emulator.emulator.config.processing_seconds = 1.5
-    timeouts = Timeouts(read=0.4)
-    async with _client(emulator, "ltx", timeouts=timeouts) as client:
-        path = await client.submit_sync(_t2v("ltx"), {}, tmp_path / "v.mp4", max_bytes=1 << 30)
-    assert path.read_bytes()[4:8] == b"ftyp"
-    assert emulator.emulator.submit_requests["ltx"] == 1
-
-
-async def test_interrupted_sync_call_says_its_video_cannot_be_collected_later(
-    emulator: RunningEmulator, tmp_path: Path
-) -> None:
-    emulator.emulator.config.processing_seconds = SLOW
-    async with _client(emulator, "ltx") as client:
-        with pytest.raises(Interrupted) as info:
-            await asyncio.wait_for(
-                client.submit_sync(
-                    _t2v("ltx"), {}, tmp_path / "v.mp4", max_bytes=1 << 30, cancel_check=_after(0.3)
-                ),
-                GUARD,
-            )
-    text = str(info.value)
-    assert "billed" in text and "cannot be collected" in text and "ltx2 jobs resume" not in text
-    assert not list(tmp_path.iterdir())
 
 
 async def test_an_empty_download_is_never_the_result(emu_env, tmp_path) -> None:

@@ -13,9 +13,9 @@ import pytest
 from ltx2_nodes.api import runner
 from ltx2_nodes.api.client import RetryPolicy
 from ltx2_nodes.api.emulator import Fault, RunningEmulator
-from ltx2_nodes.api.errors import DownloadError, Interrupted, LTX2Error, SubmitUncertainError
+from ltx2_nodes.api.errors import Interrupted, LTX2Error, SubmitUncertainError
 from ltx2_nodes.api.journal import Journal, RecordState
-from ltx2_nodes.api.types import GenerationRequest, Mode, ProgressEvent
+from ltx2_nodes.api.types import GenerationRequest, Mode
 
 FAST_RETRY = RetryPolicy(base_delay=0.05, max_delay=0.5)
 
@@ -63,36 +63,6 @@ class JobIdWriteFails(Journal):
 
 
 # --- the synchronous call: its answer is the billed video ---------------------------------------------
-
-
-async def test_sync_video_over_the_size_cap_is_recorded_as_billed(
-    emu_env: RunningEmulator, tmp_path: Path
-) -> None:
-    journal = Journal(tmp_path / "j.sqlite3")
-    with pytest.raises(DownloadError):
-        await runner.generate(_req("ltx"), _settings(tmp_path, journal, sync=True, max_download_bytes=1000))
-    [record] = journal.list(limit=0)
-    assert emu_env.emulator.jobs_created["ltx"] == 1
-    assert record.state is RecordState.UNCERTAIN, f"a billed video recorded as {record.state.value}"
-
-
-async def test_interrupted_sync_call_is_recorded_as_billed(emu_env: RunningEmulator, tmp_path: Path) -> None:
-    journal = Journal(tmp_path / "j.sqlite3")
-    phases: list[str] = []
-
-    def on_progress(event: ProgressEvent) -> None:
-        phases.append(event.phase)
-
-    settings = _settings(
-        tmp_path, journal, sync=True, on_progress=on_progress, cancel_check=lambda: "processing" in phases
-    )
-    with pytest.raises(Interrupted) as info:
-        await asyncio.wait_for(runner.generate(_req("ltx"), settings), 20)
-    [record] = journal.list(limit=0)
-    assert emu_env.emulator.jobs_created["ltx"] == 1
-    assert record.state is RecordState.UNCERTAIN, f"a billed call recorded as {record.state.value}"
-    assert "cannot be collected" in str(info.value) and "jobs resume" not in str(info.value)
-    assert not list((tmp_path / "out").glob("*"))
 
 
 async def test_interrupt_while_a_refused_submit_waits_is_recorded_as_refused(

@@ -341,11 +341,14 @@ async def test_equal_requests_reuse_the_collected_result(env) -> None:
     assert np.allclose(first["result"][1].numpy(), second["result"][1].numpy())
 
 
-async def test_settings_sync_uses_the_ltx_v1_call_and_is_refused_elsewhere(env) -> None:
+async def test_a_saved_sync_setting_runs_as_a_resumable_job(env) -> None:
+    # The LTX API's synchronous v1 call is retired: a saved workflow that still carries ``sync``
+    # loads and runs through the v2 job API, whose job id makes the paid result resumable.
     from ltx2_nodes.nodes.settings import LTX2ProviderSettings
 
     (settings,) = LTX2ProviderSettings().build(sync=True)
-    common = dict(
+    out = await LTX2TextToVideo().generate(
+        provider="LTX (Lightricks)",
         model="auto",
         prompt="a lighthouse at dusk",
         duration=6,
@@ -357,13 +360,7 @@ async def test_settings_sync_uses_the_ltx_v1_call_and_is_refused_elsewhere(env) 
         seed=4,
         settings=settings,
     )
-    out = await LTX2TextToVideo().generate(provider="LTX (Lightricks)", **common)
     video, frames, *_ = out["result"]
     assert Path(video.get_stream_source()).read_bytes()[4:8] == b"ftyp" and frames.shape[0] > 0
     paths = [entry.path for entry in env.emulator.log]
-    assert paths == ["/ltx/v1/text-to-video"]  # one synchronous call, no job to poll
-
-    env.emulator.log.clear()
-    with pytest.raises(LTX2InputError) as info:
-        await LTX2TextToVideo().generate(provider="GMI Cloud", **common)
-    assert "sync" in str(info.value) and env.emulator.log == []
+    assert paths[0] == "/ltx/v2/text-to-video" and not any("/v1/text" in p for p in paths)

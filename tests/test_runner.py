@@ -1,5 +1,5 @@
 """The runner's own behaviour against the real emulator: validation before any request, the result
-cache, progress events, the journal through a run, resume, the synchronous LTX path, file names."""
+cache, progress events, the journal through a run, resume, file names."""
 
 from __future__ import annotations
 
@@ -374,46 +374,6 @@ async def test_resume_of_an_unknown_id_points_at_the_job_list(
 
 
 # --- synchronous LTX v1 -----------------------------------------------------------------------------------
-
-
-async def test_sync_ltx_call_downloads_in_one_request(
-    emu_env: RunningEmulator, tmp_path: Path, journal: Journal
-) -> None:
-    req = GenerationRequest(
-        provider="ltx",
-        mode=Mode.TEXT_TO_VIDEO,
-        model="ltx-2-fast",
-        prompt="a tram at night",
-        duration=6,
-        resolution="1920x1080",
-        fps=25,
-        generate_audio=False,
-    )
-    result = await runner.generate(req, _settings(tmp_path, journal, sync=True))
-    assert result.request_id is None and Path(result.path).read_bytes()[4:8] == b"ftyp"
-    [record] = journal.list(limit=0)
-    assert record.state is RecordState.DOWNLOADED and record.provider_job_id is None
-    assert record.result_path == str(Path(result.path).resolve())
-    assert emu_env.emulator.submit_requests["ltx"] == 1
-    assert not any(e.op == "status" for e in emu_env.emulator.log)
-
-
-@pytest.mark.parametrize("provider", ["gmi", "apiinone"])
-async def test_sync_is_refused_where_no_synchronous_endpoint_exists(
-    emu_env: RunningEmulator, tmp_path: Path, journal: Journal, provider: str
-) -> None:
-    # A "sync" submit to an asynchronous API would buy a job and save its JSON answer as the video.
-    req = (
-        _req(seed=1)
-        if provider == "gmi"
-        else GenerationRequest(
-            provider="apiinone", mode=Mode.TEXT_TO_VIDEO, prompt="a kite", duration=5, seed=1
-        )
-    )
-    with pytest.raises(InvalidInputError) as info:
-        await runner.generate(req, _settings(tmp_path, journal, sync=True))
-    assert info.value.field == "sync" and "LTX (Lightricks)" in str(info.value)
-    assert emu_env.emulator.log == [] and journal.list(limit=0) == []
 
 
 # --- properties ------------------------------------------------------------------------------------------

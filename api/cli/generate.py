@@ -14,12 +14,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..errors import Interrupted, InvalidInputError, LTX2Error
+from ..errors import Interrupted, LTX2Error
 from ..types import GenerationRequest, GenerationResult, MediaKind, Mode, ProgressEvent
 from .common import CommandError, check_wait_flags
 from .progress import ProgressPrinter
 
-SYNC_PROVIDERS = ("ltx",)  # the LTX API's /v1 endpoints answer with the MP4 itself
 _MEDIA_FLAGS = (("image", MediaKind.IMAGE), ("audio", MediaKind.AUDIO), ("video", MediaKind.VIDEO))
 
 
@@ -236,15 +235,6 @@ def cmd_generate(args: argparse.Namespace) -> int:
     check_wait_flags(args.poll_interval, args.poll_timeout)
     req = build_request(args)
     provider = get_provider(req.provider)
-    if args.sync and provider.name not in SYNC_PROVIDERS:
-        # A synchronous call elsewhere would submit a paid job and never poll it.
-        raise InvalidInputError(
-            "sync",
-            True,
-            "only with --provider ltx",
-            provider=provider.name,
-            reason=f"{provider.display_name} has no synchronous call",
-        )
     # Refuse what the provider does not offer before anything else (no key lookup, no request).
     provider.validate(req)
     folder, final = output_target(args.output)
@@ -262,7 +252,6 @@ def cmd_generate(args: argparse.Namespace) -> int:
             hosting=args.hosting,
             poll_timeout=args.poll_timeout,
             poll_interval=args.poll_interval,
-            sync=args.sync,
             use_cache=not args.no_cache,
             journal=journal,
             cancel_check=flag,

@@ -70,7 +70,6 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--hosting", choices=HOSTING_CHOICES, default="auto")
     p.add_argument("--profile", help="named key set in the config file")
     p.add_argument("--base-url", help="override the provider's base URL")
-    p.add_argument("--sync", action="store_true", help="LTX only: synchronous call (the answer is the MP4)")
     p.add_argument(
         "--no-cache", action="store_true", help="do not reuse the result of an equal earlier request"
     )
