@@ -10,7 +10,13 @@ _BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+")
 # Key shapes: API in One's "aio_…" and the common "sk-…"; "gmi_…" / "ltx_…" only when long and holding
 # a digit, so names such as "ltx_extend.mp4" or "gmi_image-to-video" stay readable. Every key the
 # config hands out is also registered and removed exactly.
-_KEYLIKE = re.compile(r"\b(aio_|sk-)[A-Za-z0-9_-]{8,}|\b(gmi_|ltx_)(?=[A-Za-z_-]*[0-9])[A-Za-z0-9_-]{16,}")
+# A run of name characters followed by a file extension ("gmi_text-to-video_20260101-1200_ab12.mp4") is a
+# file name, never a key: it is left alone.
+_NOT_A_FILE_NAME = r"(?![A-Za-z0-9_-]*\.[A-Za-z0-9]{1,5}\b)"
+_KEYLIKE = re.compile(
+    rf"\b(aio_|sk-){_NOT_A_FILE_NAME}[A-Za-z0-9_-]{{8,}}"
+    rf"|\b(gmi_|ltx_){_NOT_A_FILE_NAME}(?=[A-Za-z_-]*[0-9])[A-Za-z0-9_-]{{16,}}"
+)
 _QUERY_SECRETS = re.compile(
     r"(?i)([?&](?:x-amz-signature|x-goog-signature|signature|sig|token|key|api_key|apikey)=)[^&\s\"']+"
 )
@@ -34,6 +40,14 @@ def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
         if secret:
             text = text.replace(secret, "***")
     return _KEYLIKE.sub(lambda m: (m.group(1) or m.group(2)) + "***", text)
+
+
+def redact_keys(text: str) -> str:
+    """Only the registered keys removed (exact matches): for stored values that must stay usable, such
+    as an output URL whose signature is needed to download it."""
+    for secret in sorted(_known_secrets, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
 
 
 def redact(value: Any, secrets: Iterable[str] = ()) -> Any:
