@@ -85,6 +85,7 @@ class RunSettings:
     # Called inside the claim's write transaction before the record is inserted (budget guard); an
     # exception from it stops the run before anything is sent.
     guard: Callable[[sqlite3.Connection], None] | None = None
+    on_claim: Callable[[str], None] | None = None  # told the journal id this run writes to
 
 
 # A provider that no longer knows a job this long after it was accepted has expired it (the LTX API
@@ -576,6 +577,8 @@ async def generate(req: GenerationRequest, settings: RunSettings) -> GenerationR
         except JournalError as exc:
             raise _nothing_sent(exc) from None
         record = claim.record
+        if settings.on_claim is not None and claim.kind in (ClaimKind.NEW, ClaimKind.COLLECT):
+            settings.on_claim(record.id)
         if claim.kind is ClaimKind.NEW:
             return await _submit_and_collect(
                 req, settings, provider, key, base_url, journal, JobTracker(journal, record), progress, clock

@@ -324,7 +324,9 @@ class LtxProvider(Provider):
             image_formats="PNG, JPEG or WebP",
             duration_reason=None
             if MODEL_TIER[spec.name] == "fast"
-            else f"{spec.name} stops at 10 s (longer: Fast models)",
+            else f"{spec.name} stops at 10 s (longer: Fast models)"
+            if (req.duration or 0) > 10
+            else f"not offered by {spec.name}",
             fps_reason=f"not offered by {spec.name}",
             long_reason="over 10 s is only offered at 1920x1080 and 25 fps",
         )
