@@ -209,15 +209,50 @@ def enable_wal(conn: sqlite3.Connection, timeout: float) -> None:
             time.sleep(0.05)
 
 
+TIMEOUT_ENV = "LTX2_JOURNAL_TIMEOUT"  # seconds to wait for another writer before "locked"
+
+
+def _env_seconds(name: str, default: float) -> float:
+    try:
+        value = float(os.environ.get(name, ""))
+    except ValueError:
+        return default
+    return value if 0 < value <= 3600 else default
+
+
 def default_path() -> Path:
     from . import config  # late: config may read the environment at call time
 
     return Path(config.data_dir()) / "journal.sqlite3"
 
 
-def storage_problem(exc: BaseException) -> str:
+def out_of_space(path: Path) -> str | None:
+    """Why a write near ``path`` cannot grow a file, when that is so: no free space on its file system,
+    or a cap on file sizes for this process (RLIMIT_FSIZE). None when neither is the case."""
+    try:
+        st = os.statvfs(path.parent if not path.is_dir() else path)
+        if st.f_bavail * st.f_frsize < (1 << 20):
+            return "on a full disk"
+    except (OSError, AttributeError):
+        pass
+    try:
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_FSIZE)
+        if soft != resource.RLIM_INFINITY:
+            return f"on a full disk (this process may write no file larger than {soft} bytes)"
+    except (ImportError, OSError, ValueError):
+        pass
+    return None
+
+
+def storage_problem(exc: BaseException, path: Path | None = None) -> str:
     """What is wrong with a database file, in words, from sqlite's or the OS's exception."""
     text = str(exc).lower()
+    if path is not None and ("disk i/o" in text or "full" in text or isinstance(exc, OSError)):
+        full = out_of_space(path)
+        if full:
+            return full
     code = getattr(exc, "errno", None)
     if isinstance(exc, OSError) and code in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
         return f"on a full disk ({exc.strerror or exc})"
@@ -243,7 +278,9 @@ class Journal:
         """``path`` None = <data_dir>/journal.sqlite3. ``busy_timeout`` (seconds) is how long an
         operation waits for another writer before it reports the journal as locked."""
         self.path = Path(path) if path is not None else default_path()
-        self.busy_timeout = BUSY_TIMEOUT_MS / 1000 if busy_timeout is None else float(busy_timeout)
+        if busy_timeout is None:
+            busy_timeout = _env_seconds(TIMEOUT_ENV, BUSY_TIMEOUT_MS / 1000)
+        self.busy_timeout = float(busy_timeout)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -257,7 +294,7 @@ class Journal:
 
     def error(self, exc: BaseException, *, detail: str = "") -> JournalError:
         """The one-line error for a storage failure of this journal."""
-        problem = storage_problem(exc)
+        problem = storage_problem(exc, self.path)
         hint = {
             "locked by another program": "Wait for the other program (another ComfyUI or ltx2) and try again.",
             "corrupt": "Move the file aside (it is a SQLite database) and run again; a new journal is created.",

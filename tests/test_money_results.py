@@ -36,7 +36,7 @@ class HostileResults:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            def do_GET(self) -> None:
                 self.send_response(200)
                 self.send_header("Content-Type", outer.content_type)
                 self.send_header("Content-Length", str(len(outer.body)))
