@@ -41,6 +41,7 @@ FALLBACK_NAME = "journal-accepted.jsonl"
 # raw_status of a PENDING claim while its inputs are hosted: the submit has not been sent yet, so a
 # process that dies now leaves nothing that can be billed. It becomes SENDING just before the submit.
 PREPARING = "preparing"
+RELEASED = ""  # owner_token of a claim whose run has ended: nobody is working on it
 SENDING = "sending"  # accepted job ids the journal could not take at the time
 
 
@@ -109,6 +110,8 @@ class JobRecord:
     def owner_alive(self, now: float | None = None) -> bool:
         """Whether the process that holds this record may still be working on it."""
         now = time.time() if now is None else now
+        if self.owner_token == RELEASED:
+            return False
         if self.owner_token is None:  # written before owners were recorded
             return self.updated_at >= now - STALE_PENDING_SECONDS
         return owners.alive(
@@ -523,6 +526,16 @@ class Journal:
         """Make this process the owner of a record (an explicit resume collects it)."""
         with self._connect(write=True) as conn:
             return self._write(conn, record_id, self._owner_values(owner or owners.current(), time.time()))
+
+    def release(self, record_id: str, owner: owners.Owner | None = None) -> None:
+        """The run holding this claim has ended (whatever its outcome): nobody works on it any more, so
+        an equal request need not wait for it."""
+        token = (owner or owners.current()).token
+        with self._connect(write=True) as conn:
+            conn.execute(
+                "UPDATE jobs SET owner_token = ?, owner_seen = ? WHERE id = ? AND owner_token = ?",
+                (RELEASED, time.time(), record_id, token),
+            )
 
     def heartbeat(self, record_id: str, owner: owners.Owner | None = None) -> None:
         """A live owner tells the others it is still working on its claim."""

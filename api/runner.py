@@ -385,6 +385,12 @@ async def _heartbeat(journal: Journal, record_id: str) -> AsyncIterator[None]:
             await task
 
 
+def _release(journal: Journal, record_id: str) -> None:
+    """The run's claim ends with the run (after its last state change), whatever the outcome."""
+    with contextlib.suppress(JournalError):
+        journal.release(record_id)
+
+
 async def _collect(
     client: ProviderClient,
     provider: Provider,
@@ -561,6 +567,7 @@ async def generate(req: GenerationRequest, settings: RunSettings) -> GenerationR
     reuse = _cache_enabled(req, settings) and not settings.new_take
     skip: set[str] = set()
     waited: set[str] = set()
+    wait_until = time.monotonic() + settings.poll_timeout
     while True:
         try:
             claim = journal.claim(
@@ -610,6 +617,14 @@ async def generate(req: GenerationRequest, settings: RunSettings) -> GenerationR
                     f"Stopped waiting for the equal request {record.id[:8]}: this run sent nothing, "
                     f"so nothing was billed for it.",
                     provider=provider.name,
+                    billed=False,
+                )
+            if time.monotonic() > wait_until:
+                raise PollTimeoutError(
+                    f"An equal request (journal id {record.id}) is still running in another process after "
+                    f"{settings.poll_timeout:g} s; this run sent nothing, so nothing was billed for it.",
+                    provider=provider.name,
+                    hint="Run it again later: it then reuses that request's video.",
                     billed=False,
                 )
             await asyncio.sleep(CLAIM_POLL_SECONDS)
@@ -684,6 +699,8 @@ async def _submit_and_collect(
     except BaseException as exc:
         _after_failure(tracker, exc, sent=sent)
         raise
+    finally:
+        _release(journal, tracker.id)
 
     progress("done", f"Saved {path}", 1.0)
     return _result(tracker.record, path, cost=cost, timings=_finish_timings(clock, progress))
@@ -790,5 +807,7 @@ async def _resume_record(record: JobRecord, settings: RunSettings) -> Generation
     except BaseException as exc:
         _after_failure(tracker, exc, sent=True)
         raise
+    finally:
+        _release(journal, record.id)
     progress("done", f"Saved {path}", 1.0)
     return _result(tracker.record, path, cost=cost, timings=_finish_timings(clock, progress))

@@ -187,3 +187,39 @@ def test_a_dead_claim_that_never_sent_its_submit_is_closed_as_refused(tmp_path: 
     assert journal.unfinished() == []
     assert _claim(journal).kind is ClaimKind.NEW
     assert journal.get(first.record.id).state is S.REJECTED
+
+
+def test_the_startup_report_names_a_maybe_billed_claim_at_once(
+    isolated_env: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from ltx2_nodes.nodes import pending
+
+    journal = Journal()
+    claim = _claim(journal)
+    journal.update(claim.record.id, raw_status="sending")
+    dead = _dead_owner()
+    conn = sqlite3.connect(journal.path)
+    with conn:
+        conn.execute(
+            "UPDATE jobs SET owner_pid = ?, owner_token = ? WHERE id = ?",
+            (dead.pid, dead.token, claim.record.id),
+        )
+    conn.close()
+    pending.reset()
+    try:
+        with caplog.at_level("WARNING", logger="ltx2_nodes"):
+            assert pending.report_unfinished_once() == 1
+    finally:
+        pending.reset()
+    assert f"job {claim.record.id}" in caplog.text and "may have been billed" in caplog.text
+    assert "force_rerun" in caplog.text
+
+
+def test_force_rerun_is_the_node_s_way_to_buy_a_new_take(isolated_env: Path) -> None:
+    from ltx2_nodes.nodes.base import run_settings
+    from ltx2_nodes.nodes.settings import LTX2Settings
+
+    again = run_settings(LTX2Settings(), filename_prefix="x", on_progress=None, fresh_take=True)
+    same = run_settings(LTX2Settings(), filename_prefix="x", on_progress=None)
+    assert again.new_take and not again.use_cache
+    assert not same.new_take

@@ -170,3 +170,21 @@ async def test_an_existing_output_file_is_never_replaced_unless_asked(
     assert keep.read_bytes() == b"an earlier paid result" and emu_env.emulator.submit_requests["gmi"] == 0
     result = await runner.generate(_req(), _settings(tmp_path, journal, output_file=keep, overwrite=True))
     assert result.path == keep and probe(keep).width
+
+
+async def test_a_rerun_in_the_same_process_collects_the_job_whose_body_was_refused(
+    emu_env: RunningEmulator, tmp_path: Path, hostile: HostileResults, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The run that got a web page has ended: its claim is released, so the rerun collects the paid job
+    # instead of waiting for it or buying another.
+    hostile.body, hostile.content_type = BODIES["html"][:2]
+    journal = Journal(tmp_path / "j.sqlite3")
+    with monkeypatch.context() as patch:
+        patch.setattr(
+            emu_env.emulator, "output_url", lambda request, job: hostile.url if job.output_token else None
+        )
+        with pytest.raises(ResultNotVideoError):
+            await runner.generate(_req(seed=8), _settings(tmp_path, journal))
+    result = await runner.generate(_req(seed=8), _settings(tmp_path, journal))
+    assert probe(result.path).width and not result.from_cache
+    assert emu_env.emulator.submit_requests["gmi"] == 1

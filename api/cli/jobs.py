@@ -38,6 +38,8 @@ def _cost(record: JobRecord) -> str:
 
 
 def _state(record: JobRecord) -> str:
+    if record.is_abandoned():
+        return "pending (never sent)"
     return "pending (process gone)" if record.orphaned else record.state.value
 
 
