@@ -570,7 +570,9 @@ async def generate(req: GenerationRequest, settings: RunSettings) -> GenerationR
     wait_until = time.monotonic() + settings.poll_timeout
     while True:
         try:
-            claim = journal.claim(
+            # In a worker thread: a busy journal must not stall the event loop (other nodes run on it).
+            claim = await asyncio.to_thread(
+                journal.claim,
                 req,
                 model=spec.name,
                 base_url=base_url,
