@@ -17,6 +17,8 @@ class LTX2Error(Exception):
     #: have reached the provider without an answer, so it must never be resent.
     billed: bool = False
     uncertain: bool = False
+    #: The journal id to give 'ltx2 jobs resume' when the job stays resumable (named by the CLI).
+    resume_id: str | None = None
 
     def __init__(
         self,

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from ltx2_nodes.api import owner as owners
 from ltx2_nodes.api.errors import AuthError, ProviderError, SubmitUncertainError
@@ -63,11 +63,15 @@ def test_the_table_keeps_the_money_invariants() -> None:
         assert S.UNCERTAIN not in ALLOWED[state], "an accepted job never becomes uncertain"
 
 
-@given(st.lists(st.sampled_from(list(S)), max_size=12))
-def test_set_state_follows_the_table(
-    tmp_path_factory: pytest.TempPathFactory, steps: list[RecordState]
-) -> None:
-    journal = Journal(tmp_path_factory.mktemp("sm") / "j.sqlite3")
+@pytest.fixture(scope="module")
+def shared_journal(tmp_path_factory: pytest.TempPathFactory) -> Journal:
+    return Journal(tmp_path_factory.mktemp("sm") / "j.sqlite3")
+
+
+@settings(max_examples=50)
+@given(st.lists(st.sampled_from(list(S)), max_size=10))
+def test_set_state_follows_the_table(shared_journal: Journal, steps: list[RecordState]) -> None:
+    journal = shared_journal
     record = journal.create(_req(), model=None, base_url=BASE, cost=None)
     state = S.PENDING
     for step in steps:

@@ -208,7 +208,7 @@ def run_with_interrupt(
         journal_hint = journal_hint or (claimed[-1] if claimed else None)
         _, resume_id = journal_note(journal, exc.journal_id or journal_hint)
         if resume_id:
-            exc.resume_id = resume_id  # type: ignore[attr-defined]
+            exc.resume_id = resume_id
         raise
 
 
