@@ -1,5 +1,6 @@
-"""One generation end to end: validate -> host media -> journal -> submit -> poll -> download.
-Also resumes journalled jobs. The CLI and the nodes both call this."""
+"""One generation end to end: validate -> claim the request in the journal -> host media -> submit ->
+poll -> download -> check that it is a video. Also resumes journalled jobs. The CLI and the nodes both
+call this; every journal state change goes through ``api/jobstate.py``."""
 
 from __future__ import annotations
 

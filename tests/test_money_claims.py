@@ -260,3 +260,28 @@ async def test_a_journal_locked_by_another_process_at_acceptance_keeps_the_job_i
         record.id, runner.RunSettings(output_dir=tmp_path / "out", journal=reopened, poll_interval=0.05)
     )
     assert probe(result.path).width and emu_env.emulator.submit_requests["gmi"] == 1
+
+
+async def test_comfyui_and_the_cli_running_the_same_request_pay_once(
+    emu_env: RunningEmulator, tmp_path: Path
+) -> None:
+    # The CLI's submit is in flight when the same request starts in this process (as a ComfyUI node
+    # would run it, sharing the data folder): this run waits for the CLI's claim and reuses its video.
+    from ltx2_nodes.api.cli.generate import build_request
+    from ltx2_nodes.api.cli.main import build_parser
+
+    emu_env.emulator.add_fault(Fault(provider="gmi", op="submit", kind="delay", delay=1.5))
+    args = generate_args("gmi", tmp_path / "cli.mp4")
+    cli = subprocess.Popen(
+        args, env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        await asyncio.to_thread(wait_for_submit, emu_env, "gmi", cli)
+        req = build_request(build_parser().parse_args(args[len(CLI) :]))
+        settings = runner.RunSettings(output_dir=tmp_path / "comfy", poll_interval=0.05)
+        result = await runner.generate(req, settings)
+    finally:
+        _, err = await asyncio.to_thread(cli.communicate, timeout=120)
+    assert cli.returncode == 0, err
+    assert result.from_cache and result.path.read_bytes() == (tmp_path / "cli.mp4").read_bytes()
+    assert emu_env.emulator.submit_requests["gmi"] == 1
