@@ -289,7 +289,8 @@ class Journal:
         except OSError as exc:
             raise self.error(exc) from None
         self._init_schema()
-        self.reconcile_fallback()
+        with contextlib.suppress(JournalError):  # still refused: the file waits for the next open
+            self.reconcile_fallback()
 
     @property
     def fallback_path(self) -> Path:
