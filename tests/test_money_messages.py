@@ -8,17 +8,21 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import string
 import subprocess
 import sys
 import uuid
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from ltx2_nodes.api import runner
 from ltx2_nodes.api.cli.main import build_parser, main
 from ltx2_nodes.api.emulator import Fault, RunningEmulator
 from ltx2_nodes.api.errors import AuthError
 from ltx2_nodes.api.journal import Journal
+from ltx2_nodes.api.redact import redact_text
 from ltx2_nodes.api.types import GenerationRequest, Mode
 
 CLI = [sys.executable, "-m", "ltx2_nodes.api.cli.main"]
@@ -196,3 +200,25 @@ def test_a_key_echoed_as_job_id_or_in_the_result_url_is_never_stored_or_printed(
     raw = b"".join(p.read_bytes() for p in data.iterdir() if p.name.startswith("journal"))
     assert key.encode() not in raw
     assert out.is_file()
+
+
+@given(
+    prefix=st.text(alphabet=string.ascii_letters + string.digits + "_-", max_size=24),
+    provider=st.sampled_from(["gmi", "apiinone", "ltx"]),
+    mode=st.sampled_from([m.value for m in Mode]),
+    record_id=st.text(alphabet="0123456789abcdef", min_size=32, max_size=32),
+)
+def test_result_file_names_are_never_masked(prefix: str, provider: str, mode: str, record_id: str) -> None:
+    name = runner.output_path(Path("/o"), prefix, provider, mode, record_id, when=1_700_000_000).name
+    assert redact_text(f"Saved {name}") == f"Saved {name}"
+    assert redact_text("gmi_fox.mp4") == "gmi_fox.mp4"
+
+
+@given(
+    head=st.sampled_from(["gmi_", "ltx_", "aio_", "sk-"]),
+    body=st.text(alphabet=string.ascii_letters + string.digits, min_size=24, max_size=40),
+    end=st.sampled_from(["", " ", ".", ". Next", ",", ")"]),
+)
+def test_key_shaped_tokens_are_still_masked(head: str, body: str, end: str) -> None:
+    token = f"{head}{body}7"
+    assert token not in redact_text(f"the key {token}{end}")
