@@ -165,6 +165,8 @@ class JobTracker:
                 self._set(state, **changes)
         except JournalError as exc:
             log.warning("LTX-2: %s (job %s goes on)", exc.message, self.id[:8])
+        except IllegalTransition as exc:  # bookkeeping must never stop a paid job being collected
+            log.warning("LTX-2: job %s: %s", self.id[:8], exc)
 
     # --- before / at the submit ---------------------------------------------------------------
     def sending(self) -> None:

@@ -112,6 +112,8 @@ class JobRecord:
         now = time.time() if now is None else now
         if self.owner_token == RELEASED:
             return False
+        if self.owner_token == owners.current().token and owners.has_ended_here(self.id):
+            return False  # this process's run of it ended, though the journal may not know yet
         if self.owner_token is None:  # written before owners were recorded
             return self.updated_at >= now - STALE_PENDING_SECONDS
         return owners.alive(
@@ -499,6 +501,7 @@ class Journal:
                         return Claim(ClaimKind.WAIT, record)
                 for record in records:
                     if record.resumable:
+                        owners.working_here(record.id)
                         taken = self._write(conn, record.id, self._owner_values(owner, now))
                         return Claim(ClaimKind.COLLECT, collect_again(self, conn, taken))
                 for record in records:
@@ -525,6 +528,7 @@ class Journal:
 
     def take_over(self, record_id: str, owner: owners.Owner | None = None) -> JobRecord:
         """Make this process the owner of a record (an explicit resume collects it)."""
+        owners.working_here(record_id)
         with self._connect(write=True) as conn:
             return self._write(conn, record_id, self._owner_values(owner or owners.current(), time.time()))
 

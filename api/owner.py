@@ -57,6 +57,21 @@ def _pid_running(pid: int) -> bool | None:
 
 
 _current: Owner | None = None
+# Claims of this process whose runs have ended: known here even when the journal could not be told.
+_ended_here: set[str] = set()
+
+
+def ended_here(record_id: str) -> None:
+    _ended_here.add(record_id)
+
+
+def working_here(record_id: str) -> None:
+    """This process (again) works on the claim."""
+    _ended_here.discard(record_id)
+
+
+def has_ended_here(record_id: str) -> bool:
+    return record_id in _ended_here
 
 
 def current() -> Owner:

@@ -388,6 +388,7 @@ async def _heartbeat(journal: Journal, record_id: str) -> AsyncIterator[None]:
 
 def _release(journal: Journal, record_id: str) -> None:
     """The run's claim ends with the run (after its last state change), whatever the outcome."""
+    owners.ended_here(record_id)
     with contextlib.suppress(JournalError):
         journal.release(record_id)
 

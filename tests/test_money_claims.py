@@ -256,9 +256,12 @@ async def test_a_journal_locked_by_another_process_at_acceptance_keeps_the_job_i
     reopened = Journal(path)  # the next open reconciles the kept id
     [record] = reopened.list(limit=0)
     assert record.provider_job_id == job_id and record.resumable and record.state is not RecordState.UNCERTAIN
-    result = await runner.resume(
-        record.id, runner.RunSettings(output_dir=tmp_path / "out", journal=reopened, poll_interval=0.05)
+    # Run again in this same process: the ended run's claim (the journal could not be told) is not
+    # waited for; the accepted job is collected.
+    again = runner.RunSettings(
+        output_dir=tmp_path / "out", journal=reopened, poll_interval=0.05, poll_timeout=60
     )
+    result = await runner.generate(req, again)
     assert probe(result.path).width and emu_env.emulator.submit_requests["gmi"] == 1
 
 
