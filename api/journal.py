@@ -445,10 +445,14 @@ class Journal:
         base_url: str,
         cost: CostEstimate | None,
         owner: owners.Owner | None = None,
+        guard: Callable[[sqlite3.Connection], None] | None = None,
     ) -> JobRecord:
-        """A PENDING row, written before anything is submitted (no claim checks: see ``claim``)."""
+        """A PENDING row, written before anything is submitted (no claim checks: see ``claim``).
+        ``guard(conn)`` runs in the same write transaction before the insert, as in ``claim``."""
         record = self._new_record(req, model=model, base_url=base_url, cost=cost, owner=owner)
         with self._connect(write=True) as conn:
+            if guard is not None:
+                guard(conn)
             self._insert(conn, record)
         return record
 
