@@ -222,3 +222,18 @@ def test_result_file_names_are_never_masked(prefix: str, provider: str, mode: st
 def test_key_shaped_tokens_are_still_masked(head: str, body: str, end: str) -> None:
     token = f"{head}{body}7"
     assert token not in redact_text(f"the key {token}{end}")
+
+
+def test_output_never_replaces_a_file_unless_asked(emulator: RunningEmulator, tmp_path: Path) -> None:
+    env = cli_env(tmp_path, emulator)
+    out = tmp_path / "paid.mp4"
+    out.write_bytes(b"an earlier paid result")
+    args = ["generate", "--poll-interval", "0.1", *GMI, "--prompt", "a fox", "--seed", "4", "-o", str(out)]
+    refused = ltx2(*args, env=env)
+    errors = [line for line in refused.stderr.splitlines() if line.startswith("ltx2: error:")]
+    assert refused.returncode == 1 and len(errors) == 1, refused.stderr
+    assert "exists already; nothing was sent" in errors[0] and "--overwrite" in errors[0]
+    assert out.read_bytes() == b"an earlier paid result" and emulator.emulator.submit_requests["gmi"] == 0
+    replaced = ltx2(*args, "--overwrite", env=env)
+    assert replaced.returncode == 0, replaced.stderr
+    assert out.read_bytes()[4:8] == b"ftyp" and emulator.emulator.submit_requests["gmi"] == 1
