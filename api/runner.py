@@ -538,7 +538,7 @@ def _nothing_sent(exc: JournalError) -> JournalError:
     if "nothing was sent" not in exc.message.lower():
         exc.message = f"{exc.message[:-1]}; nothing was sent."
         exc.args = (exc.message,)
-    exc.billed = False
+    exc.for_job(None, billed=False)
     return exc
 
 
@@ -694,7 +694,7 @@ async def _submit_and_collect(
             except BaseException as exc:
                 with contextlib.suppress(JournalError):
                     if tracker.submit_failed(exc) is RecordState.UNCERTAIN and isinstance(exc, LTX2Error):
-                        exc.billed = True
+                        exc.for_job(tracker.id, billed=True)
                 raise
             clock.mark("submitted")
             await tracker.accepted(job, provider.display_name)
