@@ -227,3 +227,37 @@ def test_force_rerun_is_the_node_s_way_to_buy_a_new_take(isolated_env: Path) -> 
     same = run_settings(LTX2Settings(), filename_prefix="x", on_progress=None)
     assert again.new_take and not again.use_cache
     assert not same.new_take
+
+
+async def test_a_live_owner_refreshes_its_heartbeat_and_releases_the_claim_at_the_end(
+    emu_env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ltx2_nodes.api import runner
+    from ltx2_nodes.api.emulator import Fault
+    from ltx2_nodes.api.errors import Interrupted
+    from ltx2_nodes.api.journal import RELEASED
+
+    monkeypatch.setattr(owners, "HEARTBEAT_SECONDS", 0.05)
+    emu_env.emulator.add_fault(Fault(provider="gmi", op="job", kind="stuck"))
+    journal = Journal(tmp_path / "j.sqlite3")
+
+    def beaten() -> bool:  # stop waiting once another process could see this one is alive
+        records = journal.list(limit=1)
+        return bool(records) and (records[0].owner_seen or 0) > records[0].created_at
+
+    req = GenerationRequest(
+        provider="gmi",
+        mode=Mode.TEXT_TO_VIDEO,
+        prompt="a beat",
+        duration=6,
+        resolution="1920x1080",
+        fps=25,
+        seed=3,
+    )
+    settings = runner.RunSettings(
+        output_dir=tmp_path, journal=journal, poll_interval=0.05, cancel_check=beaten
+    )
+    with pytest.raises(Interrupted):
+        await runner.generate(req, settings)
+    [record] = journal.list(limit=0)
+    assert record.resumable and record.owner_token == RELEASED and not record.owner_alive()
