@@ -487,7 +487,7 @@ def test_job_fails_or_is_cancelled_with_a_reason(emulator: RunningEmulator, kind
     with _client(emulator) as client:
         final, _ = _wait(client, client.post("/requests", json=_t2v()).json()["request_id"])
     assert final["status"] == word
-    assert final["outcome"]["reason"] == f"injected {kind}" and final["error"] == f"injected {kind}"
+    assert final["outcome"]["error"] == f"injected {kind}"  # a string at outcome.error
     assert "media_urls" not in final["outcome"]
 
 
