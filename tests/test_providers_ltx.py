@@ -311,7 +311,7 @@ def test_duration_resolution_fps_model_combos(
     fast = model.endswith("fast")
     fps_ok = (24, 25, 48, 50)
     short = (2, 3, 4, 5, 6, 8, 10) if model.startswith("ltx-2-5") else (6, 8, 10)
-    if duration not in (short + (12, 14, 16, 18, 20) if fast else short):
+    if duration not in ((*short, 12, 14, 16, 18, 20) if fast else short):
         expected = "duration"
     elif res not in RESOLUTIONS:
         expected = "resolution"

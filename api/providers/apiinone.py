@@ -155,7 +155,7 @@ MODES: dict[Mode, ModeRules] = {
     ),
     Mode.IMAGE_TO_VIDEO: ModeRules(
         fields=frozenset({"prompt", "resolution", "duration", "image"}),
-        wire=_GEN_WIRE,
+        wire=tuple(w for w in _GEN_WIRE if w[0] != "aspect_ratio"),  # text-to-video only
         path="image-to-video",
         sent_with_default=_SENT,
         prompt="required",
