@@ -233,8 +233,11 @@ def test_errors_carry_a_request_id(client: httpx.Client) -> None:
 def test_reframe_renders_the_target_size(
     client: httpx.Client, emulator: RunningEmulator, media: dict[str, bytes]
 ) -> None:
-    body = {"video_uri": hosted(emulator, media["mp4"], "video/mp4"), "resolution": "1080x1920",
-            "placement": {"anchor": "top"}}  # fmt: skip
+    body = {
+        "video_uri": hosted(emulator, media["mp4"], "video/mp4"),
+        "resolution": "1080x1920",
+        "placement": {"anchor": "top"},
+    }
     resp = run(client, proto.REFRAME, body)
     assert resp.status_code == 200, resp.text
     info = probe(resp.content)
@@ -256,8 +259,14 @@ def test_reframe_renders_the_target_size(
 def test_audio_to_video_new_fields_and_no_wav(
     client: httpx.Client, emulator: RunningEmulator, media: dict[str, bytes]
 ) -> None:
-    body = {"audio_uri": hosted(emulator, media["mp3"], "audio/mpeg"), "prompt": "a singer", "model": "ltx-2-5-pro",
-            "fps": 50, "camera_motion": "jib_up", "last_frame_uri": data_uri(media["png"], "image/png")}  # fmt: skip
+    body = {
+        "audio_uri": hosted(emulator, media["mp3"], "audio/mpeg"),
+        "prompt": "a singer",
+        "model": "ltx-2-5-pro",
+        "fps": 50,
+        "camera_motion": "jib_up",
+        "last_frame_uri": data_uri(media["png"], "image/png"),
+    }
     resp = run(client, "audio-to-video", body)
     assert resp.status_code == 200, resp.text
     assert probe(resp.content).fps == 50

@@ -206,8 +206,15 @@ def test_submit_audio_to_video() -> None:
     call = LTX.build_submit(r, {"audio": "A", "image": "I"})
     assert call.path == "/v2/audio-to-video"
     assert call.json == {"model": "ltx-2-3-pro", "audio_uri": "A", "image_uri": "I", "guidance_scale": 9.0}
-    r = req(Mode.AUDIO_TO_VIDEO, audio=audio(7), prompt="drums", model="ltx-2-5-fast", fps=50,
-            camera_motion="jib_up", last_frame=image())  # fmt: skip
+    r = req(
+        Mode.AUDIO_TO_VIDEO,
+        audio=audio(7),
+        prompt="drums",
+        model="ltx-2-5-fast",
+        fps=50,
+        camera_motion="jib_up",
+        last_frame=image(),
+    )
     assert LTX.build_submit(r, {"audio": "A", "last_frame": "L"}).json == {
         "model": "ltx-2-5-fast",
         "prompt": "drums",
@@ -257,8 +264,14 @@ def test_submit_reframe() -> None:
     call = LTX.build_submit(r, {"video": "V"})
     assert call.path == "/v2/video-to-video-reframe"
     assert call.json == {"video_uri": "V", "resolution": "1080x1350", "placement": {"anchor": "top_left"}}
-    box = req(Mode.REFRAME, video=video(8), placement="custom", placement_x=0.1, placement_y=0.2,
-              placement_width=0.5)  # fmt: skip
+    box = req(
+        Mode.REFRAME,
+        video=video(8),
+        placement="custom",
+        placement_x=0.1,
+        placement_y=0.2,
+        placement_width=0.5,
+    )
     assert LTX.build_submit(box, {"video": "V"}).json == {
         "video_uri": "V",
         "resolution": "1080x1920",

@@ -67,9 +67,19 @@ RESOLUTIONS = {
 EDIT_RESOLUTIONS = {"1920x1080": (1920, 1080), "1080x1920": (1080, 1920)}  # audio-to-video, retake
 REFRAME_RESOLUTIONS = {
     f"{w}x{h}": (w, h)
-    for w, h in ((720, 720), (1080, 1080), (720, 900), (1080, 1350), (900, 720), (1350, 1080), (720, 1280),
-                 (1080, 1920), (1280, 720), (1920, 1080))
-}  # fmt: skip
+    for w, h in (
+        (720, 720),
+        (1080, 1080),
+        (720, 900),
+        (1080, 1350),
+        (900, 720),
+        (1350, 1080),
+        (720, 1280),
+        (1080, 1920),
+        (1280, 720),
+        (1920, 1080),
+    )
+}
 ANCHORS = ("center", "top", "bottom", "left", "right", "top_left", "top_right", "bottom_left", "bottom_right")
 DURATIONS = {
     "ltx-2-3-pro": (6, 8, 10),
@@ -668,8 +678,15 @@ async def _reframe(emu: Emulator, request: web.Request, body: dict[str, Any], se
             f"video_uri: {sides[0]}x{sides[1]}; every side must be {REFRAME_SIDES[0]} to {REFRAME_SIDES[1]} px"
         )
     width, height = _scaled(emu, *REFRAME_RESOLUTIONS[resolution])  # type: ignore[index]
-    spec = ClipSpec(width=width, height=height, fps=float(info.fps or 25.0), duration=float(info.duration or 0.0),
-                    prompt="reframe", seed=seed, generate_audio=bool(info.has_audio))  # fmt: skip
+    spec = ClipSpec(
+        width=width,
+        height=height,
+        fps=float(info.fps or 25.0),
+        duration=float(info.duration or 0.0),
+        prompt="reframe",
+        seed=seed,
+        generate_audio=bool(info.has_audio),
+    )
     params = {"resolution": resolution, "placement": placement, "seed": seed, "input_seconds": info.duration}
     return Accepted("", params, "", lambda: render_clip(spec))
 

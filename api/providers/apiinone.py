@@ -164,8 +164,14 @@ MODES: dict[Mode, ModeRules] = {
     ),
     Mode.LIPSYNC: ModeRules(
         fields=frozenset({"prompt", "resolution", "audio", "image"}),
-        wire=(("model", "model"), ("prompt", "prompt"), ("resolution", "resolution"), ("audio", "audio"),
-              ("image", "image"), ("seed", "seed")),
+        wire=(
+            ("model", "model"),
+            ("prompt", "prompt"),
+            ("resolution", "resolution"),
+            ("audio", "audio"),
+            ("image", "image"),
+            ("seed", "seed"),
+        ),
         path="lipsync",
         sent_with_default=frozenset({"resolution"}),
         required={"audio": ("an audio input 5 to 20 s long", "lipsync needs the speech audio")},
@@ -174,8 +180,15 @@ MODES: dict[Mode, ModeRules] = {
     ),
     Mode.CONTROL: ModeRules(
         fields=frozenset({"prompt", "resolution", "video", "control_mode", "audio_mode"}),
-        wire=(("model", "model"), ("prompt", "prompt"), ("resolution", "resolution"), ("video", "video"),
-              ("control_mode", "mode"), ("audio_mode", "audio_mode"), ("seed", "seed")),
+        wire=(
+            ("model", "model"),
+            ("prompt", "prompt"),
+            ("resolution", "resolution"),
+            ("video", "video"),
+            ("control_mode", "mode"),
+            ("audio_mode", "audio_mode"),
+            ("seed", "seed"),
+        ),
         path="control",
         sent_with_default=frozenset({"resolution"}),
         required={
@@ -185,7 +198,7 @@ MODES: dict[Mode, ModeRules] = {
         media_seconds={"video": MEDIA_SECONDS},
         media_seconds_known=frozenset({"video"}),
     ),
-}  # fmt: skip
+}
 
 SPEC = ProviderSpec(
     name="apiinone",

@@ -225,8 +225,13 @@ def media_content_type(media: MediaInput) -> str | None:
     return _TYPE_OF_FORMAT.get(media.kind, {}).get(fmt)
 
 
-_SHORT_NAMES = {"audio/mpeg": "MP3", "audio/mp4": "M4A", "audio/aac": "AAC", "video/quicktime": "MOV",
-                "video/x-matroska": "MKV"}  # fmt: skip
+_SHORT_NAMES = {
+    "audio/mpeg": "MP3",
+    "audio/mp4": "M4A",
+    "audio/aac": "AAC",
+    "video/quicktime": "MOV",
+    "video/x-matroska": "MKV",
+}
 
 
 def _short_types(types: Iterable[str]) -> str:

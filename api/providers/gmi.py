@@ -137,7 +137,9 @@ _GEN_WIRE = (
 )
 _SHOT = frozenset({"prompt", "duration", "resolution", "fps"})
 MODES: dict[Mode, ModeRules] = {
-    Mode.TEXT_TO_VIDEO: ModeRules(fields=_GEN_FIELDS, wire=_GEN_WIRE, sent_with_default=_SHOT, prompt="required"),
+    Mode.TEXT_TO_VIDEO: ModeRules(
+        fields=_GEN_FIELDS, wire=_GEN_WIRE, sent_with_default=_SHOT, prompt="required"
+    ),
     Mode.IMAGE_TO_VIDEO: ModeRules(
         fields=_GEN_FIELDS | {"image"},
         wire=_GEN_WIRE,
@@ -148,8 +150,13 @@ MODES: dict[Mode, ModeRules] = {
     Mode.AUDIO_TO_VIDEO: ModeRules(
         fields=frozenset({"prompt", "audio", "image", "resolution", "fps", "guidance_scale"}),
         # only what the user set: GMI picks guidance 5, or 9 with an image
-        wire=(("audio", "audio_uri"), ("image", "image_uri"), ("prompt", "prompt"), ("resolution", "resolution"),
-              ("guidance_scale", "guidance_scale")),
+        wire=(
+            ("audio", "audio_uri"),
+            ("image", "image_uri"),
+            ("prompt", "prompt"),
+            ("resolution", "resolution"),
+            ("guidance_scale", "guidance_scale"),
+        ),
         prompt="unless_image",
         prompt_reason="a prompt is required when no image is given",
         required={"audio": ("an audio input (WAV, MP3, MP4 or OGG)", "audio-to-video needs the audio track")},
@@ -161,19 +168,27 @@ MODES: dict[Mode, ModeRules] = {
     ),
     Mode.RETAKE: ModeRules(
         fields=frozenset({"prompt", "video", "start_time", "duration", "retake_mode"}),
-        wire=(("video", "video_uri"), ("start_time", "start_time"), ("duration", "duration"), ("prompt", "prompt"),
-              ("retake_mode", "mode")),
+        wire=(
+            ("video", "video_uri"),
+            ("start_time", "start_time"),
+            ("duration", "duration"),
+            ("prompt", "prompt"),
+            ("retake_mode", "mode"),
+        ),
         defaults={"start_time": 0.0},
         required={
             "video": ("a video input", "retake edits an existing video"),
-            "duration": (f"at least {RETAKE_MIN_SECTION:g} s", "the length of the section to regenerate is required"),
+            "duration": (
+                f"at least {RETAKE_MIN_SECTION:g} s",
+                "the length of the section to regenerate is required",
+            ),
         },
         ranges={"start_time": NumberRange(0.0, None, unit="s")},
         input_video=VideoLimits(max_seconds=RETAKE_MAX_SECONDS, max_sides=MAX_VIDEO_SIDES),
         section_inside_input=True,
         billed="section",
     ),
-}  # fmt: skip
+}
 
 SPEC = ProviderSpec(
     name="gmi",

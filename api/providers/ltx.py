@@ -160,8 +160,9 @@ def _clips(mode: Mode) -> tuple[ModelSpec, ...]:
 
 
 def _a2v(name: str) -> ModelSpec:
-    return ModelSpec(name=name, wire_id=name, mode=Mode.AUDIO_TO_VIDEO, resolutions=A2V_SIZES, fps=FPS,
-                     last_frame=True)  # fmt: skip
+    return ModelSpec(
+        name=name, wire_id=name, mode=Mode.AUDIO_TO_VIDEO, resolutions=A2V_SIZES, fps=FPS, last_frame=True
+    )
 
 
 # First spec per mode = the default.
@@ -169,12 +170,24 @@ MODELS: tuple[ModelSpec, ...] = (
     *_clips(Mode.TEXT_TO_VIDEO),
     *_clips(Mode.IMAGE_TO_VIDEO),
     *(_a2v(n) for n in ("ltx-2-3-pro", "ltx-2-5-fast", "ltx-2-5-pro")),
-    ModelSpec(name="ltx-2-3-pro", wire_id="ltx-2-3-pro", mode=Mode.RETAKE, duration_range=(2.0, RETAKE_MAX_SECTION)),
-    ModelSpec(name="ltx-2-3-pro", wire_id="ltx-2-3-pro", mode=Mode.EXTEND, duration_range=EXTEND_SECONDS,
-              default_duration=6),
-    ModelSpec(name=REFRAME_MODEL, wire_id="", mode=Mode.REFRAME, resolutions=REFRAME_SIZES,
-              default_resolution="1080x1920"),
-)  # fmt: skip
+    ModelSpec(
+        name="ltx-2-3-pro", wire_id="ltx-2-3-pro", mode=Mode.RETAKE, duration_range=(2.0, RETAKE_MAX_SECTION)
+    ),
+    ModelSpec(
+        name="ltx-2-3-pro",
+        wire_id="ltx-2-3-pro",
+        mode=Mode.EXTEND,
+        duration_range=EXTEND_SECONDS,
+        default_duration=6,
+    ),
+    ModelSpec(
+        name=REFRAME_MODEL,
+        wire_id="",
+        mode=Mode.REFRAME,
+        resolutions=REFRAME_SIZES,
+        default_resolution="1080x1920",
+    ),
+)
 
 _CLIP_WIRE = (
     ("model", "model"),
@@ -204,8 +217,9 @@ MODES: dict[Mode, ModeRules] = {
         required={"image": ("an image (PNG, JPEG or WebP)", "image-to-video needs a first-frame image")},
     ),
     Mode.AUDIO_TO_VIDEO: ModeRules(
-        fields=frozenset({"prompt", "audio", "image", "last_frame", "guidance_scale", "resolution", "fps",
-                          "camera_motion"}),
+        fields=frozenset(
+            {"prompt", "audio", "image", "last_frame", "guidance_scale", "resolution", "fps", "camera_motion"}
+        ),
         wire=(
             ("model", "model"),
             ("prompt", "prompt"),
@@ -221,8 +235,14 @@ MODES: dict[Mode, ModeRules] = {
         prompt_reason="give an image, a prompt, or both",
         required={"audio": ("an audio input (AAC, MP3 or OGG)", "audio-to-video needs the audio track")},
         media_seconds={"audio": A2V_AUDIO_SECONDS},
-        ranges={"guidance_scale": NumberRange(0.0, GUIDANCE_MAX, lo_open=True,
-                                              reason="leave it unset for the default (5, or 9 with an image)")},
+        ranges={
+            "guidance_scale": NumberRange(
+                0.0,
+                GUIDANCE_MAX,
+                lo_open=True,
+                reason="leave it unset for the default (5, or 9 with an image)",
+            )
+        },
         resolution_reason="audio-to-video renders at 1920x1080 or 1080x1920",
         billed="audio",
     ),
@@ -264,29 +284,45 @@ MODES: dict[Mode, ModeRules] = {
             "duration": NumberRange(*EXTEND_SECONDS, unit="s"),
             "context": NumberRange(*EXTEND_CONTEXT, unit="s"),
         },
-        input_video=VideoLimits(min_frames=MIN_INPUT_FRAMES, max_sides=MAX_VIDEO_SIDES, codecs=VIDEO_CODECS,
-                                max_bytes=100 * MB),
+        input_video=VideoLimits(
+            min_frames=MIN_INPUT_FRAMES, max_sides=MAX_VIDEO_SIDES, codecs=VIDEO_CODECS, max_bytes=100 * MB
+        ),
         context_frames_max=EXTEND_MAX_FRAMES,
         billed="duration+context",  # extension plus context
     ),
     Mode.REFRAME: ModeRules(
-        fields=frozenset({"video", "resolution", "placement", "placement_x", "placement_y", "placement_width",
-                          "placement_height"}),
+        fields=frozenset(
+            {
+                "video",
+                "resolution",
+                "placement",
+                "placement_x",
+                "placement_y",
+                "placement_width",
+                "placement_height",
+            }
+        ),
         wire=(("video", "video_uri"), ("resolution", "resolution"), ("placement", "placement")),
         sent_with_default=frozenset({"resolution"}),
-        required={"video": ("a video input (at most 60 s, 1800 frames, 200 MB)", "reframe changes an existing video")},
+        required={
+            "video": (
+                "a video input (at most 60 s, 1800 frames, 200 MB)",
+                "reframe changes an existing video",
+            )
+        },
         ranges={
             "placement_x": NumberRange(0.0, 0.99),
             "placement_y": NumberRange(0.0, 0.99),
             "placement_width": NumberRange(0.0, 1.0, lo_open=True),
             "placement_height": NumberRange(0.0, 1.0, lo_open=True),
         },
-        input_video=VideoLimits(max_seconds=60.0, max_frames=1800, side_range=(64, 4096), max_bytes=200 * MB,
-                                codecs=VIDEO_CODECS),
+        input_video=VideoLimits(
+            max_seconds=60.0, max_frames=1800, side_range=(64, 4096), max_bytes=200 * MB, codecs=VIDEO_CODECS
+        ),
         resolution_reason="reframe renders one of its ten target sizes",
         billed="input",
     ),
-}  # fmt: skip
+}
 
 _BY_TIER = {
     "ltx-2-5-fast": {"720p": 0.09, "1080p": 0.13, "1440p": 0.19, "2160p": 0.30},
@@ -408,8 +444,13 @@ class LtxProvider(Provider):
             if media.url is not None:
                 check_media_url(name, media.url, provider=p)
             if media.kind == MediaKind.VIDEO and media.info.video_codec:
-                c.one_of(name, media.info.video_codec.lower(), VIDEO_CODECS, provider=p,
-                         reason="the video must be H.264 or H.265")  # fmt: skip
+                c.one_of(
+                    name,
+                    media.info.video_codec.lower(),
+                    VIDEO_CODECS,
+                    provider=p,
+                    reason="the video must be H.264 or H.265",
+                )
         if req.mode is Mode.REFRAME:
             _check_placement(req)
 

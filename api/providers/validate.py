@@ -36,8 +36,16 @@ def shot_values(req: GenerationRequest, spec: ModelSpec, rules: ModeRules) -> tu
 
 def check_range(name: str, value: Any, rng: NumberRange, *, provider: str, hi: float | None = None) -> None:
     top = rng.hi if hi is None else hi
-    c.in_range(name, value, rng.lo, top, provider=provider, unit=rng.unit, integer=rng.integer,
-               reason=rng.reason or None)  # fmt: skip
+    c.in_range(
+        name,
+        value,
+        rng.lo,
+        top,
+        provider=provider,
+        unit=rng.unit,
+        integer=rng.integer,
+        reason=rng.reason or None,
+    )
     if rng.lo_open and rng.lo is not None and value <= rng.lo:
         raise InvalidInputError(
             name,
@@ -117,8 +125,13 @@ def check_input_video(provider: str, name: str, video: MediaInput, limits: Video
     """Codec, size, frame count and length of an input video (unknown facts are skipped)."""
     info = video.info
     if limits.codecs and info.video_codec:
-        c.one_of(name, info.video_codec.lower(), limits.codecs, provider=provider,
-                 reason="the video must be H.264 or H.265")  # fmt: skip
+        c.one_of(
+            name,
+            info.video_codec.lower(),
+            limits.codecs,
+            provider=provider,
+            reason="the video must be H.264 or H.265",
+        )
     if limits.max_sides is not None:
         c.check_media_dimensions(name, video, *limits.max_sides, provider=provider)
     if limits.side_range is not None and info.width and info.height:
@@ -198,8 +211,15 @@ def _context(provider: str, req: GenerationRequest, rules: ModeRules) -> None:
     rng = rules.ranges.get("context")
     if req.context is not None and total is not None and rng is not None:
         hi = total if rng.hi is None else min(rng.hi, total)
-        c.in_range("context", req.context, rng.lo, hi, provider=provider, unit="s",
-                   reason=f"at most the {total:.2f} s input" + (f" (and {c.fmt_value(rng.hi)} s)" if rng.hi else ""))  # fmt: skip
+        c.in_range(
+            "context",
+            req.context,
+            rng.lo,
+            hi,
+            provider=provider,
+            unit="s",
+            reason=f"at most the {total:.2f} s input" + (f" (and {c.fmt_value(rng.hi)} s)" if rng.hi else ""),
+        )
     limit = rules.context_frames_max
     if limit is None or not fps:
         return
@@ -242,11 +262,17 @@ def validate_request(provider: Provider, req: GenerationRequest) -> ModelSpec:
     if rules.input_video is not None and req.video is not None:
         check_input_video(p, "video", req.video, rules.input_video)
     if "resolution" in ps.early_fields and req.resolution is not None and spec.resolutions:
-        c.one_of("resolution", req.resolution, spec.resolutions, provider=p,
-                 reason=rules.resolution_reason or None)  # fmt: skip
+        c.one_of(
+            "resolution", req.resolution, spec.resolutions, provider=p, reason=rules.resolution_reason or None
+        )
     required_prompt = rules.prompt == "required" or (rules.prompt == "unless_image" and req.image is None)
-    c.check_prompt(req.prompt, provider=p, required_=required_prompt, max_chars=ps.prompt_max,
-                   reason=rules.prompt_reason or None)  # fmt: skip
+    c.check_prompt(
+        req.prompt,
+        provider=p,
+        required_=required_prompt,
+        max_chars=ps.prompt_max,
+        reason=rules.prompt_reason or None,
+    )
     for name, (allowed, reason) in rules.required.items():
         if name not in media_required:
             c.required(name, getattr(req, name), provider=p, allowed=allowed, reason=reason)
