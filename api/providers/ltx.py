@@ -50,7 +50,9 @@ AUDIO_LIMITS = MediaLimits(
 RETAKE_MAX_SECTION = 20.0
 # guidance_scale of audio-to-video: more than 0, at most this ([3rd]: Lightricks' own model page).
 GUIDANCE_MAX = 50.0
-# Reframe's price is not published: no estimate.
+# Reframe's price is not published: no estimate. Audio-to-video on LTX-2.5 is priced like the model's
+# text-to-video (per second of output at its resolution); only LTX-2.3 Pro's $0.10/s is published.
+# Audio-to-video sizes on LTX-2.5 are not published: the LTX-2.3 Pro ones (1920x1080, 1080x1920).
 # Where the output URL and a failure reason may sit ([doc]: result.video_url, error.message).
 VIDEO_URL_PATHS: tuple[str, ...] = ("result.video_url", "result.url", "video_url", "output.video_url")
 FAILURE_REASON_PATHS: tuple[str, ...] = ("error.message", "error", "result.error", "message", "detail")

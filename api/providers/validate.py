@@ -236,6 +236,9 @@ def _context(provider: str, req: GenerationRequest, rules: ModeRules) -> None:
         )
 
 
+_SHOT_RANGES = ("duration", "start_time")  # checked above, in their own order
+
+
 def validate_request(provider: Provider, req: GenerationRequest) -> ModelSpec:
     """Every limit the provider's spec declares, in the order a user fixes them."""
     spec = provider.resolve_model(req)
@@ -276,10 +279,9 @@ def validate_request(provider: Provider, req: GenerationRequest) -> ModelSpec:
     for name, (allowed, reason) in rules.required.items():
         if name not in media_required:
             c.required(name, getattr(req, name), provider=p, allowed=allowed, reason=reason)
-    for name, rng in rules.ranges.items():
-        value = getattr(req, name, None)
-        if name in ("start_time",) and value is not None:
-            check_range(name, value, rng, provider=p)
+    # a section's start before its length; the length with the other shot settings
+    if req.start_time is not None and "start_time" in rules.ranges:
+        check_range("start_time", req.start_time, rules.ranges["start_time"], provider=p)
     _check_shot(provider, req, spec, rules)
     for name, words in ps.choices.items():
         value = getattr(req, name, None)
@@ -287,7 +289,7 @@ def validate_request(provider: Provider, req: GenerationRequest) -> ModelSpec:
             c.one_of(name, value, words, provider=p)
     for name, rng in rules.ranges.items():
         value = getattr(req, name, None)
-        if value is not None and name not in ("duration", "start_time"):
+        if value is not None and name not in _SHOT_RANGES:
             check_range(name, value, rng, provider=p)
     c.check_bool("generate_audio", req.generate_audio, provider=p)
     if rules.section_inside_input:
