@@ -190,9 +190,7 @@ class LTX2GenerationNode:
                 widgets.model_choices(mode),
                 {"default": widgets.AUTO, "tooltip": "auto = the provider's default model for this mode."},
             ),
-        }
-        if cls.PROMPT_WIDGET:
-            required["prompt"] = (
+            "prompt": (
                 "STRING",
                 {
                     "multiline": True,
@@ -201,7 +199,10 @@ class LTX2GenerationNode:
                         "What to generate." if cls.PROMPT_REQUIRED else "Optional description of the result."
                     ),
                 },
-            )
+            ),
+        }
+        if not cls.PROMPT_WIDGET:  # a mode without a prompt (reframe)
+            del required["prompt"]
         for name in cls.WIDGETS:
             required[name] = widgets.mode_widget(name, mode)
         required["seed"] = (
