@@ -119,3 +119,11 @@ def test_ltx_permission_error_through_the_client(emu_env: RunningEmulator, tmp_p
     with pytest.raises(AuthError, match="model not enabled"):
         asyncio.run(runner.generate(t2v("ltx"), settings(tmp_path)))
     assert emu_env.emulator.jobs_created["ltx"] == 0
+
+
+def test_shape_faults_can_be_given_on_the_command_line() -> None:
+    from ltx2_nodes.api.cli.emulator_cmd import parse_fault
+
+    fault = parse_fault("gmi:status:shape:video_urlx3")
+    assert (fault.provider, fault.op, fault.kind, fault.count) == ("gmi", "status", "shape:video_url", 3)
+    assert parse_fault("gmi:submit:shape:finished").kind == "shape:finished"
