@@ -83,22 +83,21 @@ def test_saved_line_names_the_real_file_and_file_names_are_not_masked(
 def test_a_pro_model_duration_is_refused_with_the_right_reason(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    args = [
-        "generate",
-        "--provider",
-        "ltx",
-        "--mode",
-        "text-to-video",
-        "--model",
-        "ltx-2-pro",
-        "--prompt",
-        "x",
-    ]
-    assert main([*args, "--duration", "7"]) == 1
-    err = capsys.readouterr().err
-    assert "'duration' = 7" in err and "stops at 10 s" not in err and "6, 8, 10" in err
-    assert main([*args, "--duration", "12"]) == 1
-    assert "stops at 10 s" in capsys.readouterr().err
+    for provider, model in (("ltx", "ltx-2-3-pro"), ("gmi", "ltx-2-pro")):
+        args = [
+            "generate",
+            "--provider",
+            provider,
+            "--mode",
+            "text-to-video",
+            "--model",
+            model,
+            "--prompt",
+            "x",
+        ]
+        assert main([*args, "--duration", "7"]) == 1
+        err = capsys.readouterr().err
+        assert "'duration' = 7" in err and "stops at 10 s" not in err and "6, 8, 10" in err, err
 
 
 async def test_jobs_show_a_cost_only_for_billed_jobs(
