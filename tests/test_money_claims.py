@@ -30,7 +30,7 @@ REQUEST = {
         "--mode",
         "text-to-video",
         "--model",
-        "ltx-2-fast",
+        "ltx-2-3-fast",
         "--duration",
         "6",
         "--resolution",
