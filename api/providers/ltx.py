@@ -35,6 +35,7 @@ from ..types import (
     Mode,
     SubmittedJob,
 )
+from ..urlpolicy import is_loopback_host
 from . import common as c
 from .base import HttpCall, MediaLimits, ModelSpec, Provider, UploadTicket
 
@@ -230,8 +231,7 @@ def check_media_url(field: str, url: str, *, provider: str = "ltx") -> None:
     Loopback hosts stay allowed so a local emulator or proxy can serve them."""
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
-    loopback = host in ("localhost",) or _is_loopback_ip(host)
-    if loopback:
+    if is_loopback_host(host):
         return
     if parts.scheme != "https":
         raise InvalidInputError(
@@ -252,13 +252,6 @@ def check_media_url(field: str, url: str, *, provider: str = "ltx") -> None:
         provider=provider,
         reason="the LTX API does not fetch URLs whose host is an IP address",
     )
-
-
-def _is_loopback_ip(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class LtxProvider(Provider):
