@@ -307,7 +307,9 @@ def save_key(provider: str, key: str, profile: str | None = None) -> Path:
     key = key or ""
     if key.strip(_KEY_TRIM):
         _register_key(key)
-        key = check_key(key, f"given for {prov.display_name}" + (f" (profile '{profile}')" if profile else ""))
+        key = check_key(
+            key, f"given for {prov.display_name}" + (f" (profile '{profile}')" if profile else "")
+        )
     else:
         key = ""
     path = config_path()
