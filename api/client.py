@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 
 from . import urlpolicy
-from .config import check_key
+from .config import check_key, max_download_bytes
 from .net import calls, download, polling, submit, upload
 from .net.retry import RetryPolicy, parse_retry_after
 from .net.transport import CancelCheck, Timeouts, Wire
@@ -61,6 +61,8 @@ class ProviderClient:
         register_secret(api_key)
         # A key that cannot go into a header is refused before any request (never a raw encoding error).
         check_key(api_key, f"for {provider.display_name}")
+        # Read (and checked) now, before any paid request, not when the result is ready.
+        self._download_cap = max_download_bytes()
         self.provider = provider
         self._wire = Wire(
             provider,
@@ -139,8 +141,9 @@ class ProviderClient:
         on_progress: Callable[[int, int | None], None] | None = None,
     ) -> Path:
         """Stream ``url`` to ``dest`` (see ``net/download.py``); ``max_bytes`` None: the user's cap."""
+        cap = self._download_cap if max_bytes is None else max_bytes
         return await download.download(
-            self._wire, url, dest, max_bytes=max_bytes, cancel_check=cancel_check, on_progress=on_progress
+            self._wire, url, dest, max_bytes=cap, cancel_check=cancel_check, on_progress=on_progress
         )
 
     async def cancel(self, job: SubmittedJob) -> bool:

@@ -25,12 +25,29 @@ def test_fault_spec_parsing(text: str, expected: tuple) -> None:
 
 
 @given(
-    kind=st.sampled_from(["http", "reset", "expire", "truncate", "malformed", "delay"]),
+    op_kind=st.sampled_from(
+        [
+            ("status", "http"),
+            ("status", "reset"),
+            ("download", "expire"),
+            ("download", "truncate"),
+            ("status", "malformed"),
+            ("download", "empty"),
+            ("job", "stuck"),
+            ("put", "http"),
+        ]
+    ),
     count=st.integers(1, 99),
 )
-def test_fault_spec_round_trip(kind: str, count: int) -> None:
-    fault = Fault.parse(f"gmi:status:{kind}x{count}")
-    assert (fault.kind, fault.count) == (kind, count)
+def test_fault_spec_round_trip(op_kind: tuple[str, str], count: int) -> None:
+    op, kind = op_kind
+    fault = Fault.parse(f"gmi:{op}:{kind}x{count}")
+    assert (fault.op, fault.kind, fault.count) == (op, kind, count)
+
+
+def test_delay_and_shape_specs_carry_their_argument() -> None:
+    assert Fault.parse("ltx:submit:delay:2.5s").delay == 2.5
+    assert Fault.parse("apiinone:status:shape:list").kind == "shape:list"
 
 
 def test_bad_fault_spec_is_refused() -> None:
