@@ -55,7 +55,8 @@ class EmulatorConfig:
 FAULT_PROVIDERS = ("*", *PROVIDERS)
 FAULT_OPS = ("submit", "status", "download", "upload", "put", "cancel", "job", "list", "models", "*")
 FAULT_KINDS = (
-    "http", "reset", "delay", "malformed", "unknown-status", "truncate", "expire", "empty", "fail", "cancel", "stuck",
+    "http", "reset", "delay", "malformed", "deep", "huge", "unknown-status", "truncate", "expire", "empty",
+    "redirect", "fail", "cancel", "stuck",
 )  # fmt: skip
 FAULT_KIND_PREFIXES = ("shape:",)  # API in One: "shape:<variant>" picks where a finished task puts its URL
 # Where each protocol applies faults (an op a provider never consults would be accepted and never
@@ -65,7 +66,7 @@ FAULT_SITES: dict[str, frozenset[str]] = {
     "apiinone": frozenset({"submit", "status", "download", "job"}),
     "ltx": frozenset({"submit", "status", "upload", "put", "download", "job"}),
 }
-_GENERIC_KINDS = frozenset({"http", "reset", "delay", "malformed"})
+_GENERIC_KINDS = frozenset({"http", "reset", "delay", "malformed", "deep", "huge"})
 # The ops each kind can fire on (generic kinds: every op but "job").
 _KIND_OPS: dict[str, frozenset[str]] = {
     "unknown-status": frozenset({"status"}),
@@ -73,6 +74,7 @@ _KIND_OPS: dict[str, frozenset[str]] = {
     "truncate": frozenset({"download"}),
     "expire": frozenset({"download"}),
     "empty": frozenset({"download"}),
+    "redirect": frozenset({"download"}),
     "fail": frozenset({"job"}),
     "cancel": frozenset({"job"}),
     "stuck": frozenset({"job"}),
@@ -89,10 +91,13 @@ class Fault:
           "reset"     drop the connection without an answer
           "delay"     wait ``delay`` seconds, then answer normally
           "malformed" answer 200 with a body that is not JSON
+          "deep"      answer 200 with JSON nested 100,000 levels deep
+          "huge"      answer 200 with a JSON body of 300 MB, streamed without a length
           "unknown-status"  (status) a well-formed answer with an unknown status word
           "truncate"  (download) announce the full length, send half, drop the connection
           "expire"    (download) answer as an expired signed URL (403)
           "empty"     (download) answer 200 with an empty body
+          "redirect"  (download) redirect to ``message`` (default: the link-local cloud metadata address)
           "fail" / "cancel" / "stuck" (job) the job fails with ``message`` / is cancelled / never ends
     after_accept: (submit) the job is created and counted first, then the fault replaces the answer
     """
@@ -299,6 +304,11 @@ class Emulator:
             return web.json_response(error_body(fault.status, message), status=fault.status, headers=headers)
         if fault.kind == "malformed":
             return web.Response(status=200, text='{"status": "proc', content_type="application/json")
+        if fault.kind == "deep":
+            depth = 100_000
+            return web.Response(status=200, text="[" * depth + "]" * depth, content_type="application/json")
+        if fault.kind == "huge":
+            return await _huge_answer(request)
         return None
 
     # --- request log, auth ---------------------------------------------------------------------
@@ -459,6 +469,28 @@ class Emulator:
             self.jobs_created = dict.fromkeys(PROVIDERS, 0)
 
 
+HUGE_ANSWER_BYTES = 300 << 20
+
+
+async def _huge_answer(request: web.Request) -> web.StreamResponse:
+    """A 300 MB JSON answer, streamed in chunks without a Content-Length; it stops early when the
+    client hangs up (as a client that caps answers does)."""
+    resp = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
+    resp.enable_chunked_encoding()
+    await resp.prepare(request)
+    chunk = b'"' + b"x" * ((1 << 20) - 2) + b'",'
+    sent = 0
+    try:
+        await resp.write(b"[")
+        while sent < HUGE_ANSWER_BYTES:
+            await resp.write(chunk)
+            sent += len(chunk)
+        await resp.write(b'""]')
+    except (ConnectionError, RuntimeError):  # the client stopped reading
+        return resp
+    return resp
+
+
 def origin(request: web.Request) -> str:
     return f"{request.scheme}://{request.host}"
 
@@ -498,6 +530,9 @@ async def _serve_file(request: web.Request) -> web.StreamResponse:
             return resp
         if fault.kind == "empty":
             return web.Response(body=b"", content_type=entry.content_type)
+        if fault.kind == "redirect":
+            target = fault.message or "http://169.254.169.254/latest/meta-data/"
+            return web.Response(status=302, headers={"Location": target})
         if fault.kind == "truncate":
             stream = web.StreamResponse(
                 headers={"Content-Type": entry.content_type, "Content-Length": str(len(entry.data))}
