@@ -27,6 +27,18 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
+# Special-purpose blocks (IANA registries) that are not globally reachable, listed here as well as
+# asked of ``ipaddress``: its answers differ between Python versions.
+_NOT_PUBLIC = tuple(
+    ipaddress.ip_network(n)
+    for n in (
+        "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "169.254.0.0/16", "172.16.0.0/12", "192.0.0.0/24",
+        "192.0.2.0/24", "192.88.99.0/24", "192.168.0.0/16", "198.18.0.0/15", "198.51.100.0/24",
+        "203.0.113.0/24", "224.0.0.0/4", "240.0.0.0/4",
+        "::/128", "64:ff9b:1::/48", "100::/64", "2001::/23", "2001:db8::/32", "fc00::/7", "fe80::/10",
+        "fec0::/10", "ff00::/8",
+    )
+)  # fmt: skip
 
 
 class UrlRefused(ValueError):
@@ -90,7 +102,10 @@ def address_problem(address: IPAddress | str) -> str | None:
         ("a link-local", ip.is_link_local),
         ("a reserved", ip.is_reserved),
         ("a private", ip.is_private),
-        ("a non-public", not ip.is_global),
+        (
+            "a non-public",
+            not ip.is_global or any(ip in net for net in _NOT_PUBLIC if net.version == ip.version),
+        ),
     ):
         if bad:
             return f"{what} address"

@@ -266,8 +266,7 @@ CASES: tuple[FaultCase, ...] = (
         "download-redirect-link-local",
         "gmi",
         "Output URL redirects to the link-local cloud metadata address",
-        "The hop is refused before any connection (the URL policy); `DownloadError`; the job stays "
-        "resumable",
+        "The hop is refused before any connection (the URL policy); `DownloadError`; the job stays resumable",
         1,
         1,
         "DownloadError",

@@ -88,3 +88,118 @@ def test_faults_the_emulator_cannot_apply_are_refused(emulator: RunningEmulator)
     assert emulator.emulator.faults == []
     ok = httpx.post(f"{emulator.origin}/_emulator/faults", json={"op": "status", "kind": "shape:list"})
     assert ok.status_code == 200 and emulator.emulator.faults[0].kind == "shape:list"
+
+
+# --- download faults fire for the provider whose file it is ---------------------------------------------------
+
+
+@pytest.mark.parametrize("provider", ["gmi", "*"])
+def test_download_faults_expire_empty_and_redirect_fire(emulator: RunningEmulator, provider: str) -> None:
+    emu = emulator.emulator
+    token = emu.put_file(b"video-bytes", "video/mp4", ttl=60, provider="gmi")
+    url = f"{emulator.origin}/_files/{token}"
+    for kind in ("expire", "empty", "redirect"):
+        emu.add_fault(Fault(op="download", kind=kind, provider=provider))
+    expired, empty, moved = (httpx.get(url) for _ in range(3))
+    assert expired.status_code == 403 and b"expired" in expired.content
+    assert empty.status_code == 200 and empty.content == b""
+    assert moved.status_code == 302 and moved.headers["location"].startswith("http://169.254.169.254/")
+    assert httpx.get(url).content == b"video-bytes" and emu.faults == []  # each fired once
+
+
+def test_another_providers_download_fault_leaves_the_file_alone(emulator: RunningEmulator) -> None:
+    emu = emulator.emulator
+    token = emu.put_file(b"video-bytes", "video/mp4", ttl=60, provider="gmi")
+    emu.add_fault(Fault(op="download", kind="expire", provider="ltx"))
+    assert httpx.get(f"{emulator.origin}/_files/{token}").content == b"video-bytes"
+    assert len(emu.faults) == 1
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {"op": "status", "kind": "expire"},  # a download kind on another op
+        {"op": "submit", "kind": "truncate"},
+        {"op": "job", "kind": "http"},
+        {"op": "download", "kind": "stuck"},
+        {"op": "cancel", "kind": "http"},  # no protocol applies cancel faults
+        {"op": "list", "kind": "http", "provider": "ltx"},  # only GMI's protocol has a job list
+        {"op": "status", "kind": "shape:list", "provider": "gmi"},
+        {"op": "status", "kind": "http", "after_accept": True},
+    ],
+)
+def test_faults_that_would_never_fire_are_refused(emulator: RunningEmulator, spec: dict) -> None:
+    with pytest.raises(ValueError, match=r"never|only"):
+        Fault(**spec)
+    resp = httpx.post(f"{emulator.origin}/_emulator/faults", json=spec)
+    assert resp.status_code == 400 and emulator.emulator.faults == []
+
+
+# --- the control API cannot be driven by a web page ------------------------------------------------------------
+
+
+def test_control_api_refuses_cross_origin_and_foreign_hosts(emulator: RunningEmulator) -> None:
+    faults = f"{emulator.origin}/_emulator/faults"
+    spec = {"op": "status", "kind": "http"}
+    refused = [
+        httpx.post(faults, json=spec, headers={"Origin": "https://evil.example"}),
+        httpx.post(faults, json=spec, headers={"Origin": "null"}),
+        httpx.post(faults, json=spec, headers={"Host": "evil.example"}),  # a rebound DNS name
+        httpx.post(faults, json=spec, headers={"Sec-Fetch-Site": "cross-site"}),
+        httpx.post(
+            faults, content=b'{"op": "status", "kind": "http"}', headers={"Content-Type": "text/plain"}
+        ),
+        httpx.post(faults, data={"op": "status", "kind": "http"}),  # a form
+        httpx.post(f"{emulator.origin}/_emulator/reset", headers={"Origin": "http://localhost:1"}),
+        httpx.get(f"{emulator.origin}/_emulator/stats", headers={"Origin": "https://evil.example"}),
+        httpx.delete(faults, headers={"Host": "attacker.test:80"}),
+    ]
+    assert [r.status_code for r in refused] == [403, 403, 403, 403, 415, 415, 403, 403, 403]
+    assert emulator.emulator.faults == []
+    own = httpx.post(faults, json=spec, headers={"Origin": emulator.origin})
+    plain = httpx.post(faults, json=spec)  # no Origin: a script or the CLI
+    assert own.status_code == 200 and plain.status_code == 200 and len(emulator.emulator.faults) == 2
+    assert httpx.post(f"{emulator.origin}/_emulator/reset").status_code == 200
+    assert emulator.emulator.faults == []
+
+
+# --- hostile inputs do not kill it ---------------------------------------------------------------------------
+
+
+def _raw(emulator: RunningEmulator, data: bytes) -> bytes:
+    import socket
+
+    with socket.create_connection(("127.0.0.1", emulator.port), timeout=30) as sock:
+        sock.sendall(data)
+        sock.shutdown(socket.SHUT_WR)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def test_the_emulator_survives_hostile_requests(emulator: RunningEmulator) -> None:
+    key = emulator.emulator.config.keys["gmi"]
+    auth = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    deep = b"[" * 100_000 + b"]" * 100_000
+    for url in (f"{emulator.origin}/gmi/requests", f"{emulator.origin}/ltx/v2/text-to-video"):
+        resp = httpx.post(url, content=deep, headers=auth)
+        assert 400 <= resp.status_code < 500, (url, resp.status_code)
+    faults = httpx.post(f"{emulator.origin}/_emulator/faults", content=deep, headers=auth)
+    assert faults.status_code == 400
+    bad_utf8 = httpx.post(f"{emulator.origin}/gmi/requests", content=b'{"model": "\xff\xfe"}', headers=auth)
+    assert 400 <= bad_utf8.status_code < 500
+    huge = httpx.post(
+        f"{emulator.origin}/gmi/requests",
+        content=b'{"pad": "' + b"x" * (emulator.emulator.config.max_upload_bytes + (2 << 20)) + b'"}',
+        headers=auth,
+    )
+    assert huge.status_code == 413
+    for junk in (
+        b"GET /_emulator/stats HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Long: " + b"a" * 100_000 + b"\r\n\r\n",
+        b"GET /_emulator/stats HTTP/1.1\r\nHost: 127.0.0.1\r\nBad\x00Header: 1\r\n\r\n",
+        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\0" * 64,  # a TLS hello on the plain port
+        b"POST /gmi/requests HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 99999999999999999999\r\n\r\n{",
+    ):
+        _raw(emulator, junk)
+    assert httpx.get(f"{emulator.origin}/_emulator/stats").status_code == 200  # still serving
