@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..errors import JobCancelledError, JobFailedError, LTX2Error, PollTimeoutError, ProviderError
+from ..redact import clean_value
 from ..types import JobState, JobStatus, SubmittedJob
 from .calls import idempotent
 from .transport import CancelCheck, Wire
@@ -32,6 +33,7 @@ def parse_status(wire: Wire, body: Any) -> JobStatus:
         status,
         raw_status=wire.clean(status.raw_status) if status.raw_status else status.raw_status,
         error=wire.clean(status.error) if status.error else status.error,
+        raw=clean_value(status.raw),
     )
 
 
