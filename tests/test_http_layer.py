@@ -53,7 +53,7 @@ class Server:
         self.app.router.add_route(method, path, counted)
 
     async def start(self) -> Server:
-        self._runner = web.AppRunner(self.app, access_log=None)
+        self._runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
@@ -315,6 +315,25 @@ async def test_the_download_deadline_fires_on_a_trickle(server: Server, tmp_path
             await asyncio.wait_for(client.download(server.url("/v.mp4"), tmp_path / "v.mp4"), 60)
     assert "did not finish within 0.5 s" in str(info.value) and "ltx2 jobs resume ID" in str(info.value)
     assert list(tmp_path.iterdir()) == []
+
+
+async def test_the_download_deadline_bounds_a_server_that_never_answers(
+    server: Server, tmp_path: Path
+) -> None:
+    release = asyncio.Event()
+
+    async def silent(request: web.Request) -> web.StreamResponse:
+        await release.wait()  # no headers until the client has given up
+        return web.Response(status=204)
+
+    server.route("GET", "/v.mp4", silent)
+    await server.start()
+    try:
+        async with gmi_client(server.url("/gmi"), timeouts=Timeouts(download=0.5)) as client:
+            with pytest.raises(DownloadError, match=r"did not finish within 0\.5 s"):
+                await asyncio.wait_for(client.download(server.url("/v.mp4"), tmp_path / "v.mp4"), 60)
+    finally:
+        release.set()
 
 
 async def test_the_download_cap_comes_from_the_environment(

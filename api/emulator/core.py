@@ -726,7 +726,10 @@ class RunningEmulator:
         }
 
     async def _start(self) -> None:
-        self._runner = web.AppRunner(build_app(self.emulator), access_log=None, handle_signals=False)
+        # Open keep-alive connections must not hold a stop up for the default minute.
+        self._runner = web.AppRunner(
+            build_app(self.emulator), access_log=None, handle_signals=False, shutdown_timeout=1.0
+        )
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()

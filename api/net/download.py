@@ -148,7 +148,13 @@ async def _once(
             headers["Range"] = f"bytes={offset}-"
         try:
             request = wire.http.build_request("GET", target, headers=headers)
-            resp = await wire.until_cancelled(wire.http.send(request, stream=True), cancel_check, STOPPED)
+            # A server that never answers is bounded by the deadline too, not only by the read timeout.
+            answer = asyncio.wait_for(
+                wire.http.send(request, stream=True), max(0.001, deadline - wire.clock())
+            )
+            resp = await wire.until_cancelled(answer, cancel_check, STOPPED)
+        except asyncio.TimeoutError:
+            raise _late(wire, host) from None
         except urlpolicy.UrlRefused as exc:  # the pinned connection refused the resolved address
             raise refused(target, exc, wire.name) from None
         except httpx.HTTPError as exc:
