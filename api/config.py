@@ -364,12 +364,12 @@ def max_download_bytes() -> int:
         mb = float(raw)
     except ValueError:
         mb = float("nan")
-    if not (mb == mb and 1 <= mb <= 1 << 20):
+    if not 0 < mb <= 1 << 20:  # NaN fails too
         raise ConfigError(
-            f"{MAX_DOWNLOAD_ENV}={raw!r} is not a size: expected a number of MB from 1 to {1 << 20} "
-            f"(e.g. 2048)."
+            f"{MAX_DOWNLOAD_ENV}={raw!r} is not a size: expected a number of MB above 0 and up to "
+            f"{1 << 20} (e.g. 2048)."
         )
-    return int(mb * (1 << 20))
+    return max(1, int(mb * (1 << 20)))
 
 
 # --- base URLs -------------------------------------------------------------------------------------------

@@ -203,3 +203,20 @@ def test_strip_control_leaves_nothing_a_terminal_would_act_on(text: str) -> None
     out = strip_control(text)
     assert not any((ord(c) < 32 and c not in "\n\t") or 0x7F <= ord(c) <= 0x9F for c in out)
     assert strip_control(out) == out
+
+
+async def test_a_key_given_directly_is_checked_before_any_request(
+    emu_env: RunningEmulator, tmp_path: Path
+) -> None:
+    from ltx2_nodes.api.client import ProviderClient
+    from ltx2_nodes.api.providers import get_provider
+
+    bad = GOOD + "\ufeff"
+    with pytest.raises(ConfigError, match="U\\+FEFF") as info:
+        ProviderClient(get_provider("gmi"), bad, emu_env.base_urls()["gmi"])
+    assert GOOD not in str(info.value)
+    journal = Journal(tmp_path / "journal.sqlite3")
+    settings = runner.RunSettings(output_dir=tmp_path / "out", journal=journal, api_key=bad)
+    with pytest.raises(ConfigError):
+        await runner.generate(_req(), settings)
+    assert emu_env.emulator.log == [] and journal.list(limit=0) == []

@@ -1,4 +1,5 @@
 """The HTTP layer, one job per module: ``transport`` (connections under the URL policy, sending,
-cancellation), ``jsonbody`` (capped JSON answers), ``retry`` (the one retry loop), ``submit`` (the
-money rule), ``polling``, ``download``, ``upload`` and ``urlmedia`` (URL inputs read to probe them).
-``api.client.ProviderClient`` puts them together."""
+capped answers, cleaned provider errors, waits that notice an interrupt), ``jsonbody`` (the caps on
+JSON answers), ``retry`` (the one retry loop), ``calls`` (calls safe to repeat), ``submit`` (the
+paid submit and its money rule), ``polling``, ``download``, ``upload`` and ``urlmedia`` (URL inputs
+read to learn their length). ``api.client.ProviderClient`` puts them together."""
