@@ -28,9 +28,7 @@ from urllib.parse import urlsplit
 
 from .errors import ConfigError, MissingKeyError
 from .redact import register_secret
-from .urlpolicy import is_loopback_host
-
-__all__ = ["is_loopback_host"]  # re-exported: the one loopback rule lives in urlpolicy
+from .urlpolicy import is_loopback_host  # the one loopback rule (also importable from here)
 
 APP_NAME = "ltx2-nodes"
 CONFIG_ENV = "LTX2_CONFIG"

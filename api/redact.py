@@ -3,6 +3,7 @@ sequences from provider text before it is printed or stored."""
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable
@@ -30,12 +31,17 @@ def register_secret(value: str | None) -> None:
         _known_secrets.add(value)
 
 
-def _forms(secret: str) -> set[str]:
+@functools.lru_cache(maxsize=512)
+def _forms(secret: str) -> tuple[str, ...]:
     """The secret as written raw, percent-encoded (in a URL) and escaped (in a JSON string)."""
-    forms = {secret, quote(secret, safe=""), quote_plus(secret, safe=""), json.dumps(secret)[1:-1]}
-    ascii_escaped = json.dumps(secret, ensure_ascii=True)[1:-1]
-    forms.add(ascii_escaped)
-    return {f for f in forms if f}
+    forms = {
+        secret,
+        quote(secret, safe=""),
+        quote_plus(secret, safe=""),
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+    }
+    return tuple(f for f in forms if f)
 
 
 def _mask_secrets(text: str, secrets: set[str]) -> str:
@@ -69,7 +75,7 @@ def _mask_secrets(text: str, secrets: set[str]) -> str:
 def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
     # Known secrets first, exactly and wherever they are (a structural pattern applied first could
     # stop inside a key and leave its tail), then patterns for keys this process was never told about.
-    known = {s for s in (*_known_secrets, *secrets) if s}
+    known = {s for s in (*_known_secrets.copy(), *secrets) if s}  # copy(): atomic against other threads
     if known:
         text = _mask_secrets(text, known)
     text = _BEARER.sub(r"\1***", text)
