@@ -93,3 +93,11 @@ def test_provider_text_is_printed_without_control_sequences(
     line = one_error_line(proc)
     assert "flagged prompt" in line
     assert "\x1b" not in proc.stderr and "\r" not in proc.stderr and "\x07" not in proc.stderr
+
+
+def test_the_progress_line_shows_no_control_sequences() -> None:
+    from ltx2_nodes.api.cli.progress import format_event
+    from ltx2_nodes.api.types import ProgressEvent
+
+    line = format_event(ProgressEvent("queued", 1.0, "accepted job \x1b[2K\rab\x1b]0;t\x07c\nd"))
+    assert "accepted job abc d" in line and "\x1b" not in line and "\r" not in line

@@ -11,6 +11,7 @@ import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
+import httpx
 import pytest
 from aiohttp import web
 from ltx2_nodes.api import runner
@@ -396,3 +397,48 @@ def test_a_closed_port_is_the_only_thing_a_refused_fetch_could_have_reached() ->
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         assert sock.getsockname()[0] == "127.0.0.1"
+
+
+async def test_https_is_pinned_to_the_checked_address_and_verified_against_the_name(tmp_path: Path) -> None:
+    """Over TLS the socket goes to the checked address while the certificate is still verified for
+    the URL's name: a certificate for another name fails, and a name resolving to a private address
+    is refused before connecting."""
+    import ssl
+
+    import trustme
+    from ltx2_nodes.api.net.transport import build_http
+    from ltx2_nodes.api.urlpolicy import UrlRefused
+
+    ca = trustme.CA()
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("video.example").configure_cert(server_ctx)
+    client_ctx = ssl.create_default_context()
+    ca.configure_trust(client_ctx)
+
+    app = web.Application()
+    seen: list[str] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        seen.append(request.host)
+        return web.Response(text="ok")
+
+    app.router.add_get("/v", handler)
+    runner_ = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
+    await runner_.setup()
+    site = web.TCPSite(runner_, "127.0.0.1", 0, ssl_context=server_ctx)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    table = {"video.example": ["127.0.0.1"], "other.example": ["127.0.0.1"], "intranet.example": ["10.9.8.7"]}
+    http, pinned = build_http(Timeouts(), resolver=resolver(table), verify=client_ctx)
+    try:
+        assert pinned
+        ok = await http.get(f"https://video.example:{port}/v")
+        assert ok.text == "ok" and seen == [f"video.example:{port}"]
+        with pytest.raises(httpx.ConnectError, match=r"(?i)certificate|hostname"):
+            await http.get(f"https://other.example:{port}/v")  # the certificate names another host
+        with pytest.raises(UrlRefused, match="private"):
+            await http.get(f"https://intranet.example:{port}/v")
+        assert len(seen) == 1
+    finally:
+        await http.aclose()
+        await runner_.cleanup()

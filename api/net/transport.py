@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 import time
 import urllib.request
 from collections.abc import Awaitable, Callable
@@ -115,7 +116,11 @@ def _origin(url: str) -> tuple[str, str, int | None]:
 
 
 def build_http(
-    timeouts: Timeouts, *, trusted_urls: tuple[str, ...] = (), resolver: urlpolicy.Resolver | None = None
+    timeouts: Timeouts,
+    *,
+    trusted_urls: tuple[str, ...] = (),
+    resolver: urlpolicy.Resolver | None = None,
+    verify: ssl.SSLContext | bool = True,
 ) -> tuple[httpx.AsyncClient, bool]:
     """The client every call of this package uses, and whether its connections are pinned. With a
     proxy configured in the environment the proxy resolves names, so connections cannot be pinned:
@@ -135,7 +140,8 @@ def build_http(
         _scheme, host, port = _origin(url)
         if host and port:
             trusted.add((host, port))
-    transport = httpx.AsyncHTTPTransport()
+    # TLS still verifies the certificate against the URL's name (SNI), not the pinned address.
+    transport = httpx.AsyncHTTPTransport(verify=verify)
     pool = getattr(transport, "_pool", None)
     if not isinstance(pool, httpcore.AsyncConnectionPool) or not hasattr(pool, "_network_backend"):
         return httpx.AsyncClient(**common), False  # an httpx without the known pool: check before sending
