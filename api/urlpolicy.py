@@ -46,6 +46,10 @@ class UrlRefused(ValueError):
     never the query (which may hold a signature)."""
 
 
+class NameNotResolved(OSError):
+    """The name has no address right now (a network error, worth another try - not a refusal)."""
+
+
 @dataclass(frozen=True)
 class Target:
     scheme: str
@@ -152,7 +156,7 @@ async def checked_addresses(
     host: str, port: int, *, resolver: Resolver | None = None, scheme: str = "https"
 ) -> list[str]:
     """The addresses of ``host`` after checking every one of them (a literal is its own address).
-    Raises UrlRefused when any is not allowed or the name does not resolve."""
+    Raises UrlRefused when any is not allowed, NameNotResolved when the name has no address."""
     literal = _literal(host.strip("[]"))
     if literal is not None:
         addresses = [literal.compressed]
@@ -160,9 +164,9 @@ async def checked_addresses(
         try:
             addresses = await (resolver or system_resolver)(host, port)
         except (OSError, UnicodeError) as exc:
-            raise UrlRefused(f"{host} could not be resolved ({type(exc).__name__})") from None
+            raise NameNotResolved(f"{host} could not be resolved ({type(exc).__name__})") from None
         if not addresses:
-            raise UrlRefused(f"{host} could not be resolved (no address)")
+            raise NameNotResolved(f"{host} could not be resolved (no address)")
     check_addresses(host, addresses, scheme=scheme)
     return list(addresses)
 
@@ -181,7 +185,7 @@ def check_addresses(host: str, addresses: Iterable[str], *, scheme: str = "https
 
 
 async def check_url_resolved(url: str, *, resolver: Resolver | None = None) -> Target:
-    """``check_url`` plus every resolved address of the host. Raises UrlRefused."""
+    """``check_url`` plus every resolved address of the host. Raises UrlRefused or NameNotResolved."""
     target = check_url(url)
     await checked_addresses(target.host, target.port, resolver=resolver, scheme=target.scheme)
     return target

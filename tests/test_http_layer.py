@@ -442,3 +442,19 @@ async def test_https_is_pinned_to_the_checked_address_and_verified_against_the_n
     finally:
         await http.aclose()
         await runner_.cleanup()
+
+
+async def test_a_name_that_does_not_resolve_yet_is_tried_again(server: Server, tmp_path: Path) -> None:
+    server.route("GET", "/v.mp4", video)
+    await server.start()
+    calls: list[str] = []
+
+    async def flaky(host: str, port: int) -> list[str]:
+        calls.append(host)
+        if len(calls) == 1:
+            raise OSError("temporary failure in name resolution")
+        return ["127.0.0.1"]
+
+    async with gmi_client(server.url("/gmi"), resolver=flaky) as client:
+        dest = await client.download(server.url("/v.mp4", host="cdn.localhost"), tmp_path / "v.mp4")
+    assert dest.exists() and calls == ["cdn.localhost", "cdn.localhost"] and len(server.hits) == 1

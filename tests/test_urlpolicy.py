@@ -118,10 +118,10 @@ def test_plain_http_to_a_public_name_is_refused_before_resolving(name: str, addr
     assert resolve.asked == []
 
 
-def test_a_name_that_does_not_resolve_is_refused() -> None:
-    with pytest.raises(UrlRefused, match="could not be resolved"):
+def test_a_name_that_does_not_resolve_is_a_network_error_not_a_refusal() -> None:
+    with pytest.raises(urlpolicy.NameNotResolved, match="could not be resolved"):
         asyncio.run(check_url_resolved("https://nowhere.example/v.mp4", resolver=_resolver({})))
-    with pytest.raises(UrlRefused, match="no address"):
+    with pytest.raises(urlpolicy.NameNotResolved, match="no address"):
         asyncio.run(
             check_url_resolved("https://empty.example/v.mp4", resolver=_resolver({"empty.example": []}))
         )

@@ -136,11 +136,13 @@ async def _once(
     _Broken (worth another try) / DownloadError."""
     target = url
     for _hop in range(MAX_REDIRECTS + 1):
+        host = urlpolicy.host_of(target)
         try:
             await wire.check_url(target)
         except urlpolicy.UrlRefused as exc:
             raise refused(target, exc, wire.name) from None
-        host = urlpolicy.host_of(target)
+        except httpx.HTTPError as exc:
+            raise _Broken(DownloadError(f"{exc} while connecting to {host}"), offset, offset > 0) from None
         headers: dict[str, str] = {}
         if wire.is_provider_host(target):
             headers.update(wire.provider.auth_headers(wire.key))

@@ -9,7 +9,6 @@ import asyncio
 import contextlib
 import logging
 import ssl
-import time
 import urllib.request
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -90,7 +89,10 @@ class PolicyBackend(httpcore.AsyncNetworkBackend):
         kw = dict(timeout=timeout, local_address=local_address, socket_options=socket_options)
         if (host.lower(), port) in self._trusted:
             return await self._inner.connect_tcp(host, port, **kw)
-        addresses = await urlpolicy.checked_addresses(host, port, resolver=self._resolver)
+        try:
+            addresses = await urlpolicy.checked_addresses(host, port, resolver=self._resolver)
+        except urlpolicy.NameNotResolved as exc:  # like any connect failure: nothing was sent
+            raise httpcore.ConnectError(str(exc)) from None
         if urlpolicy.is_loopback_host(host):  # a loopback name must stay on this machine
             urlpolicy.check_addresses(host, addresses, scheme="http")
         error: Exception | None = None
@@ -235,11 +237,12 @@ class Wire:
         """The URL policy for a URL that came from outside (a provider's answer, a redirect): the
         static rules always; the resolved addresses too when connections are not pinned (pinned
         connections check them when they connect). Raises UrlRefused."""
-        if self.is_provider_host(url):
+        if self.is_provider_host(url) or self.pinned:
             return urlpolicy.check_url(url)
-        if self.pinned:
-            return urlpolicy.check_url(url)
-        return await urlpolicy.check_url_resolved(url, resolver=self.resolver)
+        try:
+            return await urlpolicy.check_url_resolved(url, resolver=self.resolver)
+        except urlpolicy.NameNotResolved as exc:  # a network error (retried), not a refusal
+            raise httpx.ConnectError(str(exc)) from None
 
     # --- text ----------------------------------------------------------------------------------------
     def redact(self, value: Any) -> Any:
@@ -350,7 +353,3 @@ class Wire:
     async def aclose(self) -> None:
         if self.owns_http:
             await self.http.aclose()
-
-
-def monotonic() -> float:
-    return time.monotonic()

@@ -55,16 +55,13 @@ async def request_upload(wire: Wire, media: MediaInput) -> UploadTicket:
 async def put_upload(wire: Wire, ticket: UploadTicket, data: bytes, content_type: str) -> None:
     """PUT the bytes to the signed URL; 429 and 5xx are tried again."""
     url = ticket.upload_url
-    try:
-        await wire.check_url(url)
-    except urlpolicy.UrlRefused as exc:
-        raise _refused(wire, url, exc) from None
     headers = {"Content-Type": content_type, **dict(ticket.headers)}
     host = urlpolicy.host_of(url)
     path = httpx.URL(url).path
 
     async def attempt(n: int, attempts: int) -> None:
         try:
+            await wire.check_url(url)
             request = wire.http.build_request("PUT", url, content=data, headers=headers)
             resp = await wire.http.send(request, stream=True)
         except urlpolicy.UrlRefused as exc:

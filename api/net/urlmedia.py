@@ -1,6 +1,7 @@
 """URL media inputs read only to learn their length before any paid request: every hop under the
 URL policy (no redirect from loopback to another host's plain http), size-capped, with a deadline,
-and never with a key. Errors are ValueError (UrlRefused among them) naming what went wrong."""
+and never with a key. Errors are ValueError (UrlRefused among them), OSError or httpx.HTTPError,
+each naming what went wrong."""
 
 from __future__ import annotations
 
