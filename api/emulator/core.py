@@ -28,6 +28,8 @@ from urllib.parse import unquote_to_bytes, urlsplit
 
 from aiohttp import ClientSession, ClientTimeout, web
 
+from ..urlpolicy import is_loopback_host
+
 PROVIDERS = ("gmi", "apiinone", "ltx")
 EMULATOR_KEY: web.AppKey[Emulator] = web.AppKey("emulator")
 DEFAULT_KEYS = {"gmi": "emulator-gmi-key", "apiinone": "aio_emulatorkey0000", "ltx": "emulator-ltx-key"}
@@ -428,7 +430,7 @@ class Emulator:
                 raise ValueError(f"no uploaded file at {uri}")
             return entry.data
         parts = urlsplit(uri)
-        if parts.scheme in ("http", "https") and parts.hostname in ("127.0.0.1", "localhost", "::1"):
+        if parts.scheme in ("http", "https") and is_loopback_host(parts.hostname):
             cap = self.config.max_upload_bytes
             async with (
                 ClientSession(timeout=ClientTimeout(total=30)) as session,
@@ -625,17 +627,13 @@ async def _control_reset(request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 
 
-_LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
-
-
 def _loopback_authority(value: str) -> bool:
     """True for ``host[:port]`` naming this machine (the Host header or an Origin's authority)."""
-    value = value.strip().lower()
-    if value.startswith("["):
-        host = value[: value.find("]") + 1] if "]" in value else value
-    else:
-        host = value.rsplit(":", 1)[0] if value.count(":") == 1 else value
-    return host in _LOOPBACK_HOSTS or (host.startswith("127.") and host.replace(".", "").isdigit())
+    try:
+        host = urlsplit(f"http://{value.strip()}").hostname
+    except ValueError:
+        return False
+    return is_loopback_host(host)
 
 
 def _control_refusal(request: web.Request) -> web.Response | None:
