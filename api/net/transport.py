@@ -72,9 +72,7 @@ class PolicyBackend(httpcore.AsyncNetworkBackend):
     def __init__(
         self, trusted: set[tuple[str, int]] | None = None, resolver: urlpolicy.Resolver | None = None
     ) -> None:
-        from httpcore._backends.auto import AutoBackend
-
-        self._inner = AutoBackend()
+        self._inner = httpcore.AnyIOBackend()  # asyncio (ComfyUI, the CLI) through anyio
         self._trusted = trusted or set()
         self._resolver = resolver
 
