@@ -6,7 +6,7 @@ import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from ltx2_nodes.api.emulator import Fault, RunningEmulator
+from ltx2_nodes.api.emulator import Fault, RunningEmulator, core
 
 
 @pytest.mark.parametrize(
@@ -203,3 +203,56 @@ def test_the_emulator_survives_hostile_requests(emulator: RunningEmulator) -> No
     ):
         _raw(emulator, junk)
     assert httpx.get(f"{emulator.origin}/_emulator/stats").status_code == 200  # still serving
+
+
+# --- every place a fault can be injected is one where it fires ---------------------------------------------
+
+SITES = [(p, op) for p, ops in sorted(core.FAULT_SITES.items()) for op in sorted(ops)]
+
+
+@pytest.mark.parametrize(("provider", "op"), SITES)
+def test_every_fault_site_fires(emulator: RunningEmulator, provider: str, op: str) -> None:
+    from ltx2_nodes.api.providers import get_provider
+    from ltx2_nodes.api.types import GenerationRequest, MediaInput, MediaKind, Mode, SubmittedJob
+
+    emu = emulator.emulator
+    prov = get_provider(provider)
+    headers = dict(prov.auth_headers(emu.config.keys[provider]))
+    base = emulator.base_urls()[provider]
+    req = GenerationRequest(provider=provider, mode=Mode.TEXT_TO_VIDEO, prompt="a fox", duration=6)
+    media = MediaInput(kind=MediaKind.IMAGE, content_type="image/png", data=b"\x89PNG")
+
+    def send(call) -> httpx.Response:
+        url = call.path if "://" in call.path else base + call.path
+        return httpx.request(call.method, url, json=call.json, headers={**headers, **dict(call.headers)})
+
+    if op == "job":
+        emu.add_fault(Fault(op="job", kind="fail", provider=provider, message="injected"))
+        assert send(prov.build_submit(req, {})).is_success
+        assert [j.outcome for j in emu.jobs.values()] == ["fail"]
+        return
+    if op == "download":
+        token = emu.put_file(b"video", "video/mp4", ttl=60, provider=provider)
+        emu.add_fault(Fault(op="download", kind="http", provider=provider, status=418))
+        assert httpx.get(f"{emulator.origin}/_files/{token}").status_code == 418
+        return
+    if op == "put":
+        ticket = prov.parse_upload(send(prov.build_upload(media)).json(), media=media)
+        emu.add_fault(Fault(op="put", kind="http", provider=provider, status=418))
+        put = httpx.put(ticket.upload_url, content=media.data, headers=dict(ticket.headers))
+        assert put.status_code == 418
+        return
+    calls = {
+        "submit": lambda: prov.build_submit(req, {}),
+        "status": lambda: prov.build_status(
+            SubmittedJob(provider=provider, mode=Mode.TEXT_TO_VIDEO, job_id="x")
+        ),
+        "upload": lambda: prov.build_upload(media),
+    }
+    emu.add_fault(Fault(op=op, kind="http", provider=provider, status=418))
+    if op in calls:
+        resp = send(calls[op]())
+    else:  # GMI's job list and model pages
+        resp = httpx.get(f"{base}/requests" if op == "list" else f"{base}/models/x", headers=headers)
+    assert resp.status_code == 418, resp.text
+    assert emu.faults == []
