@@ -16,8 +16,9 @@ import httpx
 from . import urlpolicy
 from .config import check_key, max_download_bytes
 from .net import calls, download, polling, submit, upload
+from .net.connections import Timeouts
 from .net.retry import RetryPolicy, parse_retry_after
-from .net.transport import CancelCheck, Timeouts, Wire
+from .net.transport import CancelCheck, Wire
 from .providers.base import Provider, UploadTicket
 from .redact import register_secret
 from .types import GenerationRequest, JobStatus, MediaInput, SubmittedJob

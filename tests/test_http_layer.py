@@ -406,7 +406,7 @@ async def test_https_is_pinned_to_the_checked_address_and_verified_against_the_n
     import ssl
 
     import trustme
-    from ltx2_nodes.api.net.transport import build_http
+    from ltx2_nodes.api.net.connections import build_http
     from ltx2_nodes.api.urlpolicy import UrlRefused
 
     ca = trustme.CA()

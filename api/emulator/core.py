@@ -747,6 +747,11 @@ class RunningEmulator:
         self._ready.set()
         loop.run_forever()
         loop.run_until_complete(self._runner.cleanup())
+        # Handlers still waiting (an injected delay) end here rather than being dropped mid-await.
+        pending = asyncio.all_tasks(loop)
+        for task in pending:
+            task.cancel()
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
         loop.close()
 
     def start(self) -> RunningEmulator:

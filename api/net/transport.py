@@ -1,27 +1,25 @@
-"""Connections and sending for one provider: the httpx client whose every new connection obeys the
-URL policy (each address checked, the connection pinned to it), headers (the key goes to the
-provider's own host only), capped JSON answers, typed and cleaned provider errors, and waits that
-notice an interrupt."""
+"""Sending for one provider: headers (the key goes to the provider's own host only), URLs checked
+against the policy, answers read within the caps, typed provider errors cleaned of keys and control
+sequences, and waits that notice an interrupt. Connections come from ``connections``."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-import ssl
-import urllib.request
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-import httpcore
 import httpx
 
 from .. import urlpolicy
 from ..errors import Interrupted, LTX2Error, NetworkError, ProviderError
 from ..providers.base import HttpCall, Provider
 from ..redact import clean_value, redact, redact_text, strip_control
+from .connections import Timeouts, build_http
+from .connections import origin_of as _origin
 from .jsonbody import (
     MAX_ERROR_BYTES,
     MAX_JSON_BYTES,
@@ -45,108 +43,6 @@ NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 INVALID = (httpx.UnsupportedProtocol, httpx.LocalProtocolError, httpx.InvalidURL)
 SLICE = 0.25  # longest single sleep, so cancel_check is seen several times a second
 RESUMABLE = "the job continues on the provider and can be resumed ('ltx2 jobs resume ID')"
-
-
-@dataclass(frozen=True)
-class Timeouts:
-    connect: float = 10.0
-    read: float = 60.0
-    write: float = 120.0
-    pool: float = 10.0
-    download: float = 900.0  # whole download
-    #: A download is stalled when fewer than ``stall_bytes`` arrive in ``stall`` seconds (a trickle
-    #: of a byte every few seconds never trips a per-read timeout, so this is measured per window).
-    stall: float = 60.0
-    stall_bytes: int = 16 << 10
-
-
-# --- connections under the URL policy ---------------------------------------------------------------
-
-
-class PolicyBackend(httpcore.AsyncNetworkBackend):
-    """Opens TCP connections only to addresses the URL policy allows: the name is resolved here
-    (off the event loop), every address is checked, and the socket connects to a checked address,
-    never to whatever the name resolves to a moment later. ``trusted`` (host, port) pairs - the
-    provider API the user configured - connect as they are."""
-
-    def __init__(
-        self, trusted: set[tuple[str, int]] | None = None, resolver: urlpolicy.Resolver | None = None
-    ) -> None:
-        self._inner = httpcore.AnyIOBackend()  # asyncio (ComfyUI, the CLI) through anyio
-        self._trusted = trusted or set()
-        self._resolver = resolver
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Any = None,
-    ) -> httpcore.AsyncNetworkStream:
-        kw = dict(timeout=timeout, local_address=local_address, socket_options=socket_options)
-        if (host.lower(), port) in self._trusted:
-            return await self._inner.connect_tcp(host, port, **kw)
-        try:
-            addresses = await urlpolicy.checked_addresses(host, port, resolver=self._resolver)
-        except urlpolicy.NameNotResolved as exc:  # like any connect failure: nothing was sent
-            raise httpcore.ConnectError(str(exc)) from None
-        if urlpolicy.is_loopback_host(host):  # a loopback name must stay on this machine
-            urlpolicy.check_addresses(host, addresses, scheme="http")
-        error: Exception | None = None
-        for address in addresses:
-            try:
-                return await self._inner.connect_tcp(address, port, **kw)
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
-                error = exc
-        assert error is not None
-        raise error
-
-    async def connect_unix_socket(self, path: str, timeout: float | None = None, socket_options: Any = None):  # type: ignore[no-untyped-def]
-        raise httpcore.ConnectError("unix sockets are not used")
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
-
-
-def _origin(url: str) -> tuple[str, str, int | None]:
-    parts = urlsplit(url)
-    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
-    return parts.scheme, (parts.hostname or "").lower(), port
-
-
-def build_http(
-    timeouts: Timeouts,
-    *,
-    trusted_urls: tuple[str, ...] = (),
-    resolver: urlpolicy.Resolver | None = None,
-    verify: ssl.SSLContext | bool = True,
-) -> tuple[httpx.AsyncClient, bool]:
-    """The client every call of this package uses, and whether its connections are pinned. With a
-    proxy configured in the environment the proxy resolves names, so connections cannot be pinned:
-    then every URL is resolved and checked before the request instead."""
-    timeout = httpx.Timeout(
-        connect=timeouts.connect, read=timeouts.read, write=timeouts.write, pool=timeouts.pool
-    )
-    common: dict[str, Any] = {
-        "timeout": timeout,
-        "follow_redirects": False,
-        "headers": {"User-Agent": "ltx2-nodes"},
-    }
-    if any(k.lower() in ("http", "https", "all") for k in urllib.request.getproxies()):
-        return httpx.AsyncClient(**common), False
-    trusted = set()
-    for url in trusted_urls:
-        _scheme, host, port = _origin(url)
-        if host and port:
-            trusted.add((host, port))
-    # TLS still verifies the certificate against the URL's name (SNI), not the pinned address.
-    transport = httpx.AsyncHTTPTransport(verify=verify)
-    pool = getattr(transport, "_pool", None)
-    if not isinstance(pool, httpcore.AsyncConnectionPool) or not hasattr(pool, "_network_backend"):
-        return httpx.AsyncClient(**common), False  # an httpx without the known pool: check before sending
-    pool._network_backend = PolicyBackend(trusted, resolver)
-    return httpx.AsyncClient(transport=transport, **common), True
 
 
 # --- answers ------------------------------------------------------------------------------------------------

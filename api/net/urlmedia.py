@@ -12,8 +12,8 @@ from urllib.parse import urljoin
 import httpx
 
 from .. import urlpolicy
+from .connections import Timeouts, build_http
 from .jsonbody import BodyTooLarge, read_capped
-from .transport import Timeouts, build_http
 
 URL_PROBE_MAX_BYTES = 64 << 20
 URL_PROBE_DEADLINE = 120.0  # seconds for the whole read
