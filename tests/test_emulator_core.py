@@ -124,7 +124,8 @@ def test_another_providers_download_fault_leaves_the_file_alone(emulator: Runnin
         {"op": "download", "kind": "stuck"},
         {"op": "cancel", "kind": "http"},  # no protocol applies cancel faults
         {"op": "list", "kind": "http", "provider": "ltx"},  # only GMI's protocol has a job list
-        {"op": "status", "kind": "shape:list", "provider": "gmi"},
+        {"op": "status", "kind": "shape:list", "provider": "ltx"},
+        {"op": "submit", "kind": "shape:finished", "provider": "apiinone"},
         {"op": "status", "kind": "http", "after_accept": True},
     ],
 )

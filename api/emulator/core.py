@@ -60,7 +60,9 @@ FAULT_KINDS = (
     "http", "reset", "delay", "malformed", "deep", "huge", "unknown-status", "truncate", "expire", "empty",
     "redirect", "fail", "cancel", "stuck",
 )  # fmt: skip
-FAULT_KIND_PREFIXES = ("shape:",)  # API in One: "shape:<variant>" picks where a finished task puts its URL
+FAULT_KIND_PREFIXES = (
+    "shape:",
+)  # "shape:<variant>": an answer shape seen in the wild (see gmi.py, apiinone.py)
 # Where each protocol applies faults (an op a provider never consults would be accepted and never
 # fire, so it is refused): "download" and "job" are applied by the core for every provider.
 FAULT_SITES: dict[str, frozenset[str]] = {
@@ -69,10 +71,16 @@ FAULT_SITES: dict[str, frozenset[str]] = {
     "ltx": frozenset({"submit", "status", "upload", "put", "download", "job"}),
 }
 _GENERIC_KINDS = frozenset({"http", "reset", "delay", "malformed", "deep", "huge"})
+# Where each protocol reads answer shapes.
+SHAPE_SITES: dict[str, frozenset[str]] = {
+    "gmi": frozenset({"status", "submit"}),
+    "apiinone": frozenset({"status"}),
+    "ltx": frozenset(),
+}
 # The ops each kind can fire on (generic kinds: every op but "job").
 _KIND_OPS: dict[str, frozenset[str]] = {
     "unknown-status": frozenset({"status"}),
-    "shape:": frozenset({"status"}),
+    "shape:": frozenset({"status", "submit"}),
     "truncate": frozenset({"download"}),
     "expire": frozenset({"download"}),
     "empty": frozenset({"download"}),
@@ -148,8 +156,11 @@ class Fault:
             raise ValueError(
                 f"fault kind {self.kind!r} never fires on op {self.op!r} (it applies to: {allowed})"
             )
-        if kind == "shape:" and self.provider not in ("*", "apiinone"):
-            raise ValueError("fault kind 'shape:<variant>' applies to API in One (provider apiinone) only")
+        if kind == "shape:" and self.op != "*" and not any(self.op in SHAPE_SITES[p] for p in providers):
+            where = ", ".join(f"{p} {op}" for p, ops in SHAPE_SITES.items() for op in sorted(ops))
+            raise ValueError(
+                f"fault kind {self.kind!r} never fires for {self.provider!r} {self.op!r} (shapes: {where})"
+            )
         if self.after_accept and self.op not in ("submit", "*"):
             raise ValueError("after_accept applies to op 'submit' only")
 
