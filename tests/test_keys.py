@@ -220,3 +220,12 @@ async def test_a_key_given_directly_is_checked_before_any_request(
     with pytest.raises(ConfigError):
         await runner.generate(_req(), settings)
     assert emu_env.emulator.log == [] and journal.list(limit=0) == []
+
+
+def test_redacting_a_deeply_nested_value_never_exhausts_the_stack() -> None:
+    value: object = "gmi-Zq81xKv03LmWbT5y"
+    for _ in range(50_000):
+        value = [value]
+    register_secret(GOOD)
+    out = redact(value)
+    assert GOOD not in repr(out)[:10_000]
