@@ -61,7 +61,7 @@ class ProviderClient:
     ) -> None:
         register_secret(api_key)
         # A key that cannot go into a header is refused before any request (never a raw encoding error).
-        check_key(api_key, f"for {provider.display_name}")
+        api_key = check_key(api_key, f"for {provider.display_name}")
         # Read (and checked) now, before any paid request, not when the result is ready.
         self._download_cap = max_download_bytes()
         self.provider = provider
