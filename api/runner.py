@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import ipaddress
 import os
 import re
 import shutil
@@ -17,7 +16,6 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import httpx
 
@@ -42,6 +40,8 @@ from .errors import (
 )
 from .jobstate import JobTracker
 from .journal import ClaimKind, JobRecord, Journal, RecordState, result_file_intact
+from .net.urlmedia import URL_PROBE_MAX_BYTES
+from .net.urlmedia import fetch_url_media as _fetch_url_media
 from .providers import get_provider
 from .providers.base import Provider
 from .redact import redact_text, register_secret
@@ -58,8 +58,6 @@ from .types import (
     SubmittedJob,
 )
 
-URL_PROBE_MAX_BYTES = 64 << 20  # URL media downloaded only to learn its duration
-URL_PROBE_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 CACHE_ENV = "LTX2_RESULT_CACHE"  # "0" turns the result cache off everywhere
 
 
@@ -77,7 +75,7 @@ class RunSettings:
     journal: Journal | None = None  # None: the default journal
     cancel_check: CancelCheck | None = None
     on_progress: Callable[[ProgressEvent], None] | None = None
-    max_download_bytes: int = 4 << 30
+    max_download_bytes: int | None = None  # None: $LTX2_MAX_DOWNLOAD_MB or 4 GiB
     extra: dict = field(default_factory=dict)
     retry: RetryPolicy | None = None  # None: the client's default retry policy
     output_file: Path | None = None  # the final file (e.g. ``ltx2 -o``); None: a new name in output_dir
@@ -166,41 +164,6 @@ def output_path(
     safe_prefix = _UNSAFE.sub("-", prefix or "").strip(".-") or "ltx2"
     stamp = datetime.fromtimestamp(time.time() if when is None else when).strftime("%Y%m%d-%H%M%S")
     return Path(output_dir) / f"{safe_prefix}_{provider}_{mode}_{stamp}_{record_id[:8]}.mp4"
-
-
-def _is_loopback(host: str | None) -> bool:
-    if not host:
-        return False
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-async def _fetch_url_media(url: str, *, max_bytes: int = URL_PROBE_MAX_BYTES) -> bytes:
-    """Bytes behind a user's media URL: https (or http on loopback only), size-capped, no key sent."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or (parts.scheme == "http" and not _is_loopback(parts.hostname)):
-        raise ValueError("only https URLs (or http on this machine) can be read")
-    async with (
-        httpx.AsyncClient(timeout=URL_PROBE_TIMEOUT, follow_redirects=True) as http,
-        http.stream("GET", url) as resp,
-    ):
-        if resp.status_code != 200:
-            raise ValueError(f"the server answered HTTP {resp.status_code}")
-        length = resp.headers.get("Content-Length")
-        if length and length.isdigit() and int(length) > max_bytes:
-            raise ValueError(f"it is larger than {max_bytes / (1 << 20):g} MB")
-        chunks: list[bytes] = []
-        total = 0
-        async for chunk in resp.aiter_bytes():
-            total += len(chunk)
-            if total > max_bytes:
-                raise ValueError(f"it is larger than {max_bytes / (1 << 20):g} MB")
-            chunks.append(chunk)
-    return b"".join(chunks)
 
 
 async def probe_url_media(req: GenerationRequest) -> GenerationRequest:

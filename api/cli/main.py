@@ -16,7 +16,7 @@ from typing import Any
 
 from ..providers import provider_names
 from ..providers.vocab import CUSTOM_PLACEMENT, FIELD_WORDS
-from ..redact import redact_text
+from ..redact import redact_text, strip_control
 from ..types import AUTO_DURATION, Mode
 from .common import CommandError
 
@@ -79,6 +79,15 @@ def _debug_flag(parser: argparse.ArgumentParser, *, top: bool = False) -> None:
         action="store_true",
         default=False if top else argparse.SUPPRESS,
         help="show tracebacks on errors",
+    )
+
+
+def _max_download_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--max-download-mb",
+        type=float,
+        metavar="MB",
+        help="largest result to download, in MB (default: $LTX2_MAX_DOWNLOAD_MB, else 4096)",
     )
 
 
@@ -169,6 +178,7 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
         help="buy a new take even when an earlier run of this request stopped while its submit may "
         "have been accepted (check 'ltx2 jobs' first); implies --no-cache",
     )
+    _max_download_flag(p)
     p.set_defaults(handler="generate")
 
 
@@ -253,6 +263,7 @@ def _add_jobs(sub: argparse._SubParsersAction) -> None:
     )
     pr.add_argument("--profile", help="named key set in the config file")
     pr.add_argument("--json", action="store_true", help="print the result as JSON")
+    _max_download_flag(pr)
 
 
 def _add_config(sub: argparse._SubParsersAction) -> None:
@@ -298,6 +309,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _dispatch(args: argparse.Namespace) -> int:
     handler = args.handler
+    if getattr(args, "max_download_mb", None) is not None:  # read (and checked) by the client
+        os.environ["LTX2_MAX_DOWNLOAD_MB"] = f"{args.max_download_mb:g}"
+        from ..config import max_download_bytes
+
+        max_download_bytes()  # a bad value stops here, before any request
     if handler == "generate":
         from .generate import cmd_generate
 
@@ -351,7 +367,7 @@ def with_resume_id(message: str, resume_id: str | None) -> str:
 
 
 def error(message: str) -> None:
-    print(f"ltx2: error: {redact_text(message)}", file=sys.stderr, flush=True)
+    print(f"ltx2: error: {strip_control(redact_text(message))}", file=sys.stderr, flush=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
