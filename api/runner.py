@@ -135,7 +135,8 @@ def _credentials(provider: Provider, settings: RunSettings) -> tuple[str, str]:
     """(key, base URL); MissingKeyError when no key is configured."""
     if settings.api_key:
         base_url = config.get_base_url(provider.name, settings.base_url, profile=settings.profile)
-        key = settings.api_key
+        # Checked before the claim: a key that can never be sent must leave no trace in the journal.
+        key = config.check_key(settings.api_key, f"for {provider.display_name}")
     else:
         resolved = config.resolve(provider.name, profile=settings.profile, base_url=settings.base_url)
         key, base_url = resolved.api_key, resolved.base_url
