@@ -489,13 +489,16 @@ async def _submit_and_collect(
     progress: _Progress,
     clock: _Clock,
 ) -> GenerationResult:
-    from .hosting import HostingCache, host_request_media  # late: hosting pulls in its own caches
+    # late: hosting pulls in its own caches
+    from .hosting import HostingCache, host_request_media, release_request_media
 
     async with _client(provider, key, base_url, settings) as client:
         if req.media():
             progress("uploading", "Hosting input media")
         clock.mark("hosting")
-        uris = await host_request_media(req, client, settings.hosting, HostingCache())
+        uris = await host_request_media(
+            req, client, settings.hosting, HostingCache(), profile=settings.profile
+        )
         clock.mark("hosted")
         if settings.cancel_check is not None and settings.cancel_check():
             # Stopped while inputs were checked or uploaded: the paid submit is not sent at all.
@@ -524,6 +527,8 @@ async def _submit_and_collect(
             _after_failure(journal, record.id, exc, sent=sent)
             raise
 
+    # S3 hosting: the job is collected, so its stored inputs may go (LTX2_S3_DELETE_AFTER); never raises.
+    await release_request_media(uris)
     progress("done", f"Saved {path.name}", 1.0)
     record = journal.get(record.id) or record
     return _result(record, path, cost=cost, timings=_finish_timings(clock, progress))

@@ -12,6 +12,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 
+from ..hosting import HOSTING_METHODS
 from ..redact import redact_text
 from ..types import Mode
 from .common import CommandError
@@ -24,7 +25,7 @@ EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a pipe closed early
 
 PROVIDER_CHOICES = ("gmi", "apiinone", "ltx")
 MODE_CHOICES = tuple(m.value for m in Mode)
-HOSTING_CHOICES = ("auto", "upload", "data-uri", "url")
+HOSTING_CHOICES = HOSTING_METHODS
 
 
 def _debug_flag(parser: argparse.ArgumentParser, *, top: bool = False) -> None:

@@ -287,6 +287,9 @@ class LtxProvider(Provider):
     def media_limits(self, kind: MediaKind) -> MediaLimits:
         return MEDIA_LIMITS[kind]
 
+    def check_media_url(self, field: str, url: str) -> None:
+        check_media_url(field, url, provider=self.name)
+
     # --- validation --------------------------------------------------------------------------------
     def validate(self, req: GenerationRequest) -> ModelSpec:
         spec = self.resolve_model(req)
