@@ -161,12 +161,10 @@ class S3Store:
         Returns True when it uploaded."""
         self._secrets_registered()
         bucket = self.settings.bucket
+        md5 = hashlib.md5(data)
         try:
             head = self.client.head_object(Bucket=bucket, Key=key)
-            if (
-                head.get("ContentLength") == len(data)
-                and (head.get("Metadata") or {}).get("sha256") == digest
-            ):
+            if _holds(head, data, content_type, digest, md5.hexdigest()):
                 return False
         except self._exc.ClientError as exc:
             # 403 is what S3 answers for a missing object when the key may not list the bucket:
@@ -175,14 +173,13 @@ class S3Store:
                 raise self._error(exc, "checking for an earlier upload") from None
         except self._exc.BotoCoreError as exc:
             raise self._error(exc, "checking for an earlier upload") from None
-        md5 = base64.b64encode(hashlib.md5(data).digest()).decode("ascii")
         try:
             self.client.put_object(
                 Bucket=bucket,
                 Key=key,
                 Body=data,
                 ContentType=content_type,
-                ContentMD5=md5,
+                ContentMD5=base64.b64encode(md5.digest()).decode("ascii"),
                 Metadata={"sha256": digest},
             )
         except (self._exc.ClientError, self._exc.BotoCoreError) as exc:
@@ -307,6 +304,17 @@ class S3Store:
                 f"{s.setting('endpoint_url')}, {s.setting('region')} and the AWS credentials."
             )
         return HostingError(" ".join(redact_text(text).split()))
+
+
+def _holds(head: dict[str, Any], data: bytes, content_type: str, digest: str, md5_hex: str) -> bool:
+    """Whether a HEAD answer describes exactly these bytes: size and type, and the SHA-256 this pack
+    stores as metadata (or, where a service does not echo S3 metadata, the MD5 ETag of a plain PUT)."""
+    if head.get("ContentLength") != len(data) or head.get("ContentType") != content_type:
+        return False
+    stored = (head.get("Metadata") or {}).get("sha256")
+    if stored is not None:
+        return stored == digest
+    return str(head.get("ETag") or "").strip('"').lower() == md5_hex
 
 
 def _xml_field(body: bytes, name: str) -> str | None:

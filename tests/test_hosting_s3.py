@@ -357,6 +357,58 @@ async def test_an_object_another_job_still_uses_is_not_deleted(s3_env: S3Env, mo
     assert await release_request_media({"image": second}) == []  # released twice: nothing more
 
 
+async def test_a_cached_url_whose_object_is_gone_is_stored_again(s3_env: S3Env) -> None:
+    cache = HostingCache()
+    media = png(13)
+    async with offline_client("gmi") as client:
+        first = await host_media(media, client, "s3", cache)
+        [key] = s3_env.keys()
+        s3_env.admin.delete_object(Bucket=s3_env.bucket, Key=key)  # e.g. a lifecycle rule
+        again = await host_media(media, client, "s3", cache)
+    assert s3_env.keys() == [key]
+    with urllib.request.urlopen(again, timeout=30) as resp:
+        assert resp.read() == media.data
+    assert urlsplit(first).path == urlsplit(again).path
+
+
+async def test_a_presigned_url_that_redirects_is_refused(aws_clean: Path, monkeypatch) -> None:
+    """A hostile S3 endpoint on loopback: it stores the object but answers its URL with a redirect."""
+    from aiohttp import web
+
+    seen: list[str] = []
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        seen.append(request.method)
+        if request.method == "HEAD":
+            return web.Response(status=404)
+        if request.method == "PUT":
+            await request.read()
+            return web.Response(status=200, headers={"ETag": '"0"'})
+        body = "<Error><Code>PermanentRedirect</Code><Region>eu-west-1</Region></Error>"
+        return web.Response(status=301, text=body, headers={"Location": "https://elsewhere.example/x"})
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handle)
+    app_runner = web.AppRunner(app)
+    await app_runner.setup()
+    site = web.TCPSite(app_runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIATESTEXAMPLE00002")
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "hostile-test-secret-0001")
+        monkeypatch.setenv("LTX2_S3_BUCKET", "media")
+        monkeypatch.setenv("LTX2_S3_ENDPOINT_URL", f"http://127.0.0.1:{port}")
+        async with offline_client("ltx") as client:
+            with pytest.raises(HostingError) as info:
+                await host_media(png(14), client, "s3", HostingCache())
+    finally:
+        await app_runner.cleanup()
+    text = str(info.value)
+    assert "redirect" in text and "eu-west-1" in text and "LTX2_S3_REGION" in text
+    assert seen == ["HEAD", "PUT", "GET"]
+
+
 # --- the provider's rules ---------------------------------------------------------------------------------
 
 
