@@ -405,7 +405,12 @@ def _s3_value(name: str, raw: Any, source: str) -> Any:
     if name == "url_ttl":
         lo, hi = S3_URL_TTL_RANGE
         try:
-            seconds = int(str(raw).strip()) if not isinstance(raw, bool) else None
+            if isinstance(raw, bool):
+                seconds = None
+            elif isinstance(raw, float):
+                seconds = int(raw) if raw.is_integer() else None
+            else:
+                seconds = int(str(raw).strip())
         except ValueError:
             seconds = None
         if seconds is None or not lo <= seconds <= hi:

@@ -74,19 +74,16 @@ def object_key(settings: S3Settings, digest: str, content_type: str, extension: 
     return f"{settings.prefix}{digest}.{ext}"
 
 
-def _where(settings: S3Settings) -> str:
-    return settings.endpoint_url or f"AWS S3 ({settings.region or 'default region'})"
+def _where(settings: S3Settings, region: str | None = None) -> str:
+    return settings.endpoint_url or f"AWS S3 ({region or settings.region or 'default region'})"
 
 
 class S3Store:
     """One bucket reached with one set of credentials. Blocking (boto3): call it from a thread."""
 
     def __init__(self, settings: S3Settings) -> None:
-        if not settings.bucket:
-            raise HostingError(
-                'Hosting method \'s3\' needs a bucket: set LTX2_S3_BUCKET (or "s3": {"bucket": ...} in '
-                "the config file), with LTX2_S3_ENDPOINT_URL for storage other than AWS."
-            )
+        if not settings.bucket:  # the caller names the missing setting (api.hosting)
+            raise ValueError("S3Store needs settings with a bucket")
         boto3, bconfig, self._exc = _boto()
         self.settings = settings
         try:
@@ -154,7 +151,12 @@ class S3Store:
             )
         except self._exc.BotoCoreError as exc:
             raise self._error(exc, "signing a URL") from None
-        return url, issued + ttl
+        expires_at = issued + ttl
+        # A URL signed with temporary credentials (an assumed role, SSO) dies with them.
+        ends = getattr(self._credentials, "_expiry_time", None)
+        if ends is not None and hasattr(ends, "timestamp"):
+            expires_at = min(expires_at, ends.timestamp())
+        return url, expires_at
 
     def ensure(self, key: str, data: bytes, content_type: str, digest: str) -> bool:
         """Store ``data`` under ``key`` unless an object with the same hash is there (HEAD first).
@@ -205,7 +207,7 @@ class S3Store:
                             break
         except httpx.HTTPError as exc:
             raise HostingError(
-                f"Cannot read the stored input back from {_where(self.settings)} "
+                f"Cannot read the stored input back from {_where(self.settings, self.region)} "
                 f"({type(exc).__name__}): check {self.settings.setting('endpoint_url')}."
             ) from None
         if status in (200, 206):
@@ -270,16 +272,16 @@ class S3Store:
                 if s.endpoint_url
                 else f"check the network and {s.setting('region')}"
             )
-            text = f"Cannot reach the S3 endpoint {_where(s)} while {doing}: {where}."
+            text = f"Cannot reach the S3 endpoint {_where(s, getattr(self, 'region', None))} while {doing}: {where}."
         elif isinstance(exc, e.ReadTimeoutError):
-            text = f"The S3 endpoint {_where(s)} did not answer in time while {doing}: check {s.setting('endpoint_url')}."
+            text = f"The S3 endpoint {_where(s, getattr(self, 'region', None))} did not answer in time while {doing}: check {s.setting('endpoint_url')}."
         elif isinstance(exc, e.ClientError):
             code = self._code(exc)
             if code == "NoSuchBucket" or (code in _NOT_THERE and doing != "checking for an earlier upload"):
-                text = f"{bucket} does not exist at {_where(s)}: create it, or fix {s.setting('bucket')}."
+                text = f"{bucket} does not exist at {_where(s, getattr(self, 'region', None))}: create it, or fix {s.setting('bucket')}."
             elif code in _CREDENTIALS_REFUSED:
                 text = (
-                    f"{_where(s)} refused the credentials for {bucket} ({code}): check AWS_ACCESS_KEY_ID / "
+                    f"{_where(s, getattr(self, 'region', None))} refused the credentials for {bucket} ({code}): check AWS_ACCESS_KEY_ID / "
                     f"AWS_SECRET_ACCESS_KEY (or the profile in {s.setting('aws_profile')} / AWS_PROFILE)."
                 )
             elif code in _FORBIDDEN:
@@ -295,7 +297,7 @@ class S3Store:
             else:
                 message = ((exc.response or {}).get("Error") or {}).get("Message") or ""  # type: ignore[attr-defined]
                 text = (
-                    f"{_where(s)} answered {code or 'an error'}{': ' + message[:200] if message else ''} while "
+                    f"{_where(s, getattr(self, 'region', None))} answered {code or 'an error'}{': ' + message[:200] if message else ''} while "
                     f"{doing} for {bucket}: check {s.setting('bucket')} and {s.setting('endpoint_url')}."
                 )
         else:
