@@ -92,7 +92,7 @@ class S3Store:
             )
             credentials = session.get_credentials()
             frozen = credentials.get_frozen_credentials() if credentials is not None else None
-        except self._exc.BotoCoreError as exc:
+        except Exception as exc:
             raise self._error(exc, "reading the credentials") from None
         if frozen is None or not frozen.access_key or not frozen.secret_key:
             raise HostingError(
@@ -106,22 +106,28 @@ class S3Store:
         # A tag of the access key (never the key): a URL signed for one account is not reused for another.
         self.account = hashlib.sha256(frozen.access_key.encode()).hexdigest()[:16]
         self.region = settings.region or session.region_name or "us-east-1"
-        config = bconfig.Config(
+        options: dict[str, Any] = dict(
             signature_version="s3v4",
             s3={"addressing_style": settings.addressing_style},
             retries={"max_attempts": 3, "mode": "standard"},
             connect_timeout=10,
             read_timeout=60,
-            # Checksums only where S3 requires them: many S3-compatible services refuse the newer
-            # default trailers; Content-MD5 below still guards the upload.
-            request_checksum_calculation="when_required",
-            response_checksum_validation="when_required",
         )
+        try:
+            # Checksums only where S3 requires them: many S3-compatible services refuse the trailers
+            # botocore 1.36+ adds by default; Content-MD5 below still guards the upload.
+            config = bconfig.Config(
+                **options,
+                request_checksum_calculation="when_required",
+                response_checksum_validation="when_required",
+            )
+        except TypeError:  # an older botocore, which sends no such trailers anyway
+            config = bconfig.Config(**options)
         try:
             self.client = session.client(
                 "s3", endpoint_url=settings.endpoint_url, region_name=self.region, config=config
             )
-        except (self._exc.BotoCoreError, ValueError) as exc:
+        except Exception as exc:
             raise self._error(exc, "opening the storage") from None
 
     @property
@@ -149,7 +155,7 @@ class S3Store:
             url = self.client.generate_presigned_url(
                 "get_object", Params={"Bucket": self.settings.bucket, "Key": key}, ExpiresIn=ttl
             )
-        except self._exc.BotoCoreError as exc:
+        except Exception as exc:  # botocore's, or anything unexpected: still one line
             raise self._error(exc, "signing a URL") from None
         expires_at = issued + ttl
         # A URL signed with temporary credentials (an assumed role, SSO) dies with them.
@@ -173,7 +179,7 @@ class S3Store:
             # the PUT below tells a real refusal apart.
             if self._code(exc) not in _NOT_THERE | _FORBIDDEN:
                 raise self._error(exc, "checking for an earlier upload") from None
-        except self._exc.BotoCoreError as exc:
+        except Exception as exc:
             raise self._error(exc, "checking for an earlier upload") from None
         try:
             self.client.put_object(
@@ -184,7 +190,7 @@ class S3Store:
                 ContentMD5=base64.b64encode(md5.digest()).decode("ascii"),
                 Metadata={"sha256": digest},
             )
-        except (self._exc.ClientError, self._exc.BotoCoreError) as exc:
+        except Exception as exc:
             raise self._error(exc, "uploading") from None
         return True
 
@@ -205,7 +211,7 @@ class S3Store:
                         body += chunk
                         if len(body) >= _ERROR_BODY_CAP:
                             break
-        except httpx.HTTPError as exc:
+        except Exception as exc:  # httpx.HTTPError, an invalid URL: one line all the same
             raise HostingError(
                 f"Cannot read the stored input back from {_where(self.settings, self.region)} "
                 f"({type(exc).__name__}): check {self.settings.setting('endpoint_url')}."
@@ -237,7 +243,7 @@ class S3Store:
         self._secrets_registered()
         try:
             self.client.delete_object(Bucket=self.settings.bucket, Key=key)
-        except (self._exc.ClientError, self._exc.BotoCoreError) as exc:
+        except Exception as exc:
             raise self._error(exc, "deleting") from None
 
     # --- errors --------------------------------------------------------------------------------------

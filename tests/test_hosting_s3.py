@@ -706,3 +706,10 @@ def test_the_node_and_the_cli_offer_s3() -> None:
         ["generate", "--provider", "gmi", "--mode", "text-to-video", "--hosting", "s3"]
     )
     assert args.hosting == "s3"
+
+
+def test_loading_the_pack_does_not_import_boto3() -> None:
+    code = "import sys, ltx2_nodes, ltx2_nodes.api.hosting; print(sorted(m for m in sys.modules if m.startswith(('boto', 'moto'))))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[]"
