@@ -371,6 +371,8 @@ async def _host_on_s3(
     digest = media.sha256()
     key = s3.object_key(settings, digest, media.content_type, media.extension())
     where = store.location
+    if store.temporary:
+        cache = None  # its URLs carry the session token: never on disk
     if cache is not None:
         hit = await asyncio.to_thread(
             cache.get, S3_CACHE_PROVIDER, where, "s3", digest, min_remaining=settings.url_ttl / 2

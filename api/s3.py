@@ -103,6 +103,9 @@ class S3Store:
         register_secret(frozen.secret_key)
         register_secret(frozen.token)
         self._credentials = credentials
+        #: Temporary credentials put their session token into every presigned URL: such URLs are
+        #: never written to the hosting cache on disk (and they die with the credentials anyway).
+        self.temporary = bool(frozen.token)
         # A tag of the access key (never the key): a URL signed for one account is not reused for another.
         self.account = hashlib.sha256(frozen.access_key.encode()).hexdigest()[:16]
         self.region = settings.region or session.region_name or "us-east-1"
@@ -330,10 +333,41 @@ def _xml_field(body: bytes, name: str) -> str | None:
     return match.group(1).decode("utf-8", "replace") if match else None
 
 
+class _RedactingFilter(logging.Filter):
+    """Takes the secrets out of a library's log records (botocore's debug log shows the session token
+    and signatures; httpx logs each URL it fetches, presigned ones included)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            text = record.getMessage()
+        except Exception:  # a record that cannot be formatted: drop its arguments, keep the line
+            text = str(record.msg)
+        record.msg, record.args = redact_text(text), ()
+        return True
+
+
+_REDACTING_FILTER = _RedactingFilter()
+_LIBRARY_LOGGERS = ("botocore", "boto3", "s3transfer", "urllib3", "httpx", "httpcore")
+
+
+def _guard_library_logs() -> None:
+    """Attach the redacting filter to every logger of the libraries the S3 path uses. A logger's filter
+    sees only its own records, so each one (``botocore.auth``, ``botocore.endpoint``, ...) gets it."""
+    names = [
+        name for name in list(logging.Logger.manager.loggerDict) if name.split(".", 1)[0] in _LIBRARY_LOGGERS
+    ]
+    for name in {*names, *_LIBRARY_LOGGERS}:
+        logger = logging.getLogger(name)
+        if _REDACTING_FILTER not in logger.filters:
+            logger.addFilter(_REDACTING_FILTER)
+
+
 def open_store(settings: S3Settings) -> S3Store:
     """A store for ``settings``; creating boto3 sessions is not thread-safe, so one at a time."""
     with _open_lock:
-        return S3Store(settings)
+        store = S3Store(settings)
+        _guard_library_logs()  # after the client exists: botocore creates its loggers as it loads
+        return store
 
 
 _open_lock = threading.Lock()

@@ -249,6 +249,22 @@ async def test_generation_fetches_its_media_from_the_bucket(
         assert query["X-Amz-Expires"] == [str(6 * 3600)]  # the default lifetime: hours, for a queued job
 
 
+async def test_auto_on_api_in_one_runs_through_the_bucket_and_leaks_no_secret(
+    emu_env: RunningEmulator, s3_env: S3Env, tmp_path: Path, inputs: DemoInputs, caplog, monkeypatch
+) -> None:
+    token = "session-token-" + secrets.token_hex(16)
+    monkeypatch.setenv("AWS_SESSION_TOKEN", token)
+    caplog.set_level(logging.DEBUG)  # botocore's own debug log included
+    req = smallest_request("apiinone", Mode.IMAGE_TO_VIDEO, inputs)
+    result = await runner.generate(req, run_settings(tmp_path, hosting="auto"))
+    assert result.path.is_file() and len(submitted_uris(emu_env)) == 1
+    # The journal and the hosting cache (isolated_env keeps the data folder under tmp_path/data).
+    journal_bytes = b"".join(f.read_bytes() for f in (tmp_path / "data").iterdir() if f.is_file())
+    for secret in (s3_env.secret, token):
+        assert secret not in caplog.text
+        assert secret.encode() not in journal_bytes
+
+
 # --- auto -----------------------------------------------------------------------------------------------------
 
 
