@@ -729,3 +729,29 @@ def test_loading_the_pack_does_not_import_boto3() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "[]"
+
+
+async def test_a_node_with_s3_hosting_sends_graph_media_through_the_bucket(
+    emu_env: RunningEmulator, s3_env: S3Env, tmp_path: Path, monkeypatch
+) -> None:
+    import torch
+    from ltx2_nodes.nodes.generation import LTX2Lipsync
+    from ltx2_nodes.nodes.settings import LTX2ProviderSettings
+
+    monkeypatch.setenv("LTX2_OUTPUT_DIR", str(tmp_path / "output"))
+    monkeypatch.setenv("LTX2_POLL_INTERVAL", "0.05")
+    (node_settings,) = LTX2ProviderSettings().build(hosting="s3")
+    wave = synth.speech_like_audio(5.2, 48000, 1, 1)
+    out = await LTX2Lipsync().generate(
+        provider="API in One",
+        model="auto",
+        prompt="",
+        resolution="720p",
+        seed=0,
+        audio={"waveform": torch.from_numpy(wave).unsqueeze(0), "sample_rate": 48000},
+        image=torch.from_numpy(synth.test_image(96, 96, 2)).float().div(255.0).unsqueeze(0),
+        settings=node_settings,
+    )
+    assert Path(out["result"][0].get_stream_source()).is_file()
+    assert len(submitted_uris(emu_env)) == 2 and len(s3_env.keys()) == 2
+    assert s3_env.secret not in out["result"][5]  # the info JSON
