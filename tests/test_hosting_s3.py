@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import importlib.util
+import json
 import logging
 import os
 import secrets
@@ -263,6 +264,33 @@ async def test_auto_on_api_in_one_runs_through_the_bucket_and_leaks_no_secret(
     for secret in (s3_env.secret, token):
         assert secret not in caplog.text
         assert secret.encode() not in journal_bytes
+
+
+async def test_a_key_profile_brings_its_own_bucket(
+    emu_env: RunningEmulator, s3_env: S3Env, tmp_path: Path, inputs: DemoInputs, monkeypatch
+) -> None:
+    monkeypatch.delenv("LTX2_S3_BUCKET")
+    (tmp_path / "config.json").write_text(
+        json.dumps({"profiles": {"studio": {"s3": {"bucket": s3_env.bucket, "prefix": "studio"}}}}),
+        encoding="utf-8",
+    )
+    req = smallest_request("apiinone", Mode.IMAGE_TO_VIDEO, inputs)
+    await runner.generate(req, run_settings(tmp_path, hosting="auto", profile="studio"))
+    [uri] = submitted_uris(emu_env)
+    assert urlsplit(uri).path.startswith(f"/{s3_env.bucket}/studio/")
+    assert s3_env.keys() == [f"studio/{req.image.sha256()}.png"]  # type: ignore[union-attr]
+
+
+@settings(max_examples=80)
+@given(st.text(max_size=40), st.text(max_size=12))
+def test_object_keys_are_content_names(content_type: str, extension: str) -> None:
+    from ltx2_nodes.api.config import S3Settings
+    from ltx2_nodes.api.s3 import object_key
+
+    digest = "ab" * 32
+    key = object_key(S3Settings(bucket="b", prefix="in/"), digest, content_type, extension)
+    name, _, ext = key.removeprefix("in/").partition(".")
+    assert name == digest and ext.isascii() and ext.isalnum() and 1 <= len(ext) <= 8 and ext == ext.lower()
 
 
 # --- auto -----------------------------------------------------------------------------------------------------
