@@ -627,7 +627,8 @@ async def _submit_and_collect(
     progress: _Progress,
     clock: _Clock,
 ) -> GenerationResult:
-    from .hosting import HostingCache, host_request_media  # late: hosting pulls in its own caches
+    # late: hosting pulls in its own caches
+    from .hosting import HostingCache, host_request_media, release_request_media
 
     cost = tracker.record.cost
     sent = False
@@ -636,7 +637,9 @@ async def _submit_and_collect(
             if req.media():
                 progress("uploading", "Hosting input media")
             clock.mark("hosting")
-            uris = await host_request_media(req, client, settings.hosting, HostingCache())
+            uris = await host_request_media(
+                req, client, settings.hosting, HostingCache(), profile=settings.profile
+            )
             clock.mark("hosted")
             if settings.cancel_check is not None and settings.cancel_check():
                 # Stopped while inputs were checked or uploaded: the paid submit is not sent at all.
@@ -669,6 +672,8 @@ async def _submit_and_collect(
     finally:
         _release(journal, tracker.id)
 
+    # S3 hosting: the job is collected, so its stored inputs may go (LTX2_S3_DELETE_AFTER); never raises.
+    await release_request_media(uris)
     progress("done", f"Saved {path}", 1.0)
     return _result(tracker.record, path, cost=cost, timings=_finish_timings(clock, progress))
 
