@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from . import urlpolicy
 from .errors import ConfigError, MissingKeyError
 from .redact import register_secret
 from .urlpolicy import is_loopback_host  # the one loopback rule (also importable from here)
@@ -536,11 +537,8 @@ def _s3_value(name: str, raw: Any, source: str) -> Any:
             )
         url = check_base_url(text, source=source)
         host = (urlsplit(url).hostname or "").strip("[]")
-        try:
-            address = ipaddress.ip_address(host)
-        except ValueError:
-            address = None
-        if address is not None and not address.is_loopback and not address.is_global:
+        literal = urlpolicy.literal_address(host)
+        if literal is not None and urlpolicy.address_problem(literal) is not None:
             raise ConfigError(
                 f"Invalid {source} {url!r}: a hosted provider cannot fetch media from a private, link-local "
                 f"or reserved address; use the storage's public https:// endpoint."

@@ -33,7 +33,7 @@ from ltx2_nodes.api.config import S3_URL_TTL_RANGE, s3_settings
 from ltx2_nodes.api.emulator import RunningEmulator
 from ltx2_nodes.api.errors import ConfigError, HostingError
 from ltx2_nodes.api.hosting import HOSTING_METHODS, HostingCache, host_media, release_request_media
-from ltx2_nodes.api.journal import Journal
+from ltx2_nodes.api.journal import Journal, RecordState
 from ltx2_nodes.api.media import synth
 from ltx2_nodes.api.providers import get_provider
 from ltx2_nodes.api.redact import redact_text
@@ -209,7 +209,11 @@ def submitted_uris(emulator: RunningEmulator) -> list[str]:
 
 
 def no_submits(emulator: RunningEmulator) -> bool:
-    return sum(emulator.emulator.submit_requests.values()) == 0 and Journal().list(limit=0) == []
+    # The run's claim may be in the journal, closed as never sent (nothing billed).
+    records = Journal().list(limit=0)
+    return sum(emulator.emulator.submit_requests.values()) == 0 and all(
+        r.state is RecordState.REJECTED for r in records
+    )
 
 
 # --- the round trip: upload, presign, provider fetch, result -----------------------------------------------
