@@ -15,7 +15,7 @@ import os
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, fields
 from datetime import datetime, timezone
 from pathlib import Path
@@ -199,9 +199,16 @@ class Journal:
 
     # --- public API -------------------------------------------------------------------------
     def create(
-        self, req: GenerationRequest, *, model: str | None, base_url: str, cost: CostEstimate | None
+        self,
+        req: GenerationRequest,
+        *,
+        model: str | None,
+        base_url: str,
+        cost: CostEstimate | None,
+        guard: Callable[[sqlite3.Connection], None] | None = None,
     ) -> JobRecord:
-        """A PENDING row, written before anything is submitted."""
+        """A PENDING row, written before anything is submitted. ``guard`` (the budget check) runs in
+        the same write transaction before the insert; an exception from it aborts the claim."""
         now = time.time()
         record = JobRecord(
             id=uuid.uuid4().hex,
@@ -221,6 +228,8 @@ class Journal:
         row["params"] = json.dumps(record.params, sort_keys=True, default=str)
         row["state"] = record.state.value
         with self._connect(write=True) as conn:
+            if guard is not None:
+                guard(conn)
             conn.execute(
                 f"INSERT INTO jobs ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})",
                 [row[name] for name in _COLUMNS],

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from . import config
+from .budget import guard as budget_guard
 from .client import CancelCheck, ProviderClient, RetryPolicy
 from .errors import (
     Interrupted,
@@ -504,7 +505,9 @@ async def _submit_and_collect(
                 provider=provider.name,
             )
 
-        record = journal.create(req, model=spec.name, base_url=base_url, cost=cost)
+        record = journal.create(
+            req, model=spec.name, base_url=base_url, cost=cost, guard=budget_guard(provider.name, cost)
+        )
         sent = False
         try:
             progress("submitting", f"Submitting to {provider.display_name}")
