@@ -35,6 +35,7 @@ from .errors import (
     UnknownMediaLengthError,
 )
 from .journal import JobRecord, Journal, RecordState
+from .provenance import write_sidecar
 from .providers import get_provider
 from .providers.base import ModelSpec, Provider
 from .redact import redact_text, register_secret
@@ -372,7 +373,10 @@ async def _collect(
         journal.update(record.id, state=RecordState.SUCCEEDED, error=str(exc) or type(exc).__name__)
         raise
     clock.mark("downloaded")
-    journal.update(record.id, state=RecordState.DOWNLOADED, result_path=str(dest.resolve()), error=None)
+    record = journal.update(
+        record.id, state=RecordState.DOWNLOADED, result_path=str(dest.resolve()), error=None
+    )
+    write_sidecar(dest, record, timings=_finish_timings(clock, progress))  # never raises
     return dest
 
 

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import Interrupted, LTX2Error
+from ..provenance import follow as follow_sidecar
 from ..types import GenerationRequest, GenerationResult, MediaKind, Mode, ProgressEvent
 from .common import CommandError, check_wait_flags
 from .progress import ProgressPrinter
@@ -138,6 +139,7 @@ def place_result(result: GenerationResult, final: Path | None, journal: object |
                 journal.update(result.journal_id, result_path=str(final))  # type: ignore[attr-defined]
             except Exception:  # the file is in place; a stale journal path only costs a cache miss
                 pass
+    follow_sidecar(source, final, copy=result.from_cache)  # the provenance file goes with it
     result.path = final
     return final
 
