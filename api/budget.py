@@ -215,3 +215,26 @@ def guard(provider: str, cost: CostEstimate | None, *, provider_label: str | Non
         check(conn, budget, label, unit, cost)
 
     return run
+
+
+def spend_report(journal: Any = None, *, now: float | None = None, create: bool = True) -> dict[str, Any]:
+    """The ledger of today and this month with the budget in force and what is left of each cap: the
+    one document behind ``ltx2 spend --json`` and the LTX-2 sidebar."""
+    spend = ledger.spend(journal, now=now, create=create)
+    doc = spend.doc()
+    budget = load()
+    doc["budget"] = budget.doc()
+    limits: dict[str, Any] = {}
+    for unit in ledger.UNITS:
+        for period in ("day", "month"):
+            cap = budget.cap(unit, period)
+            spent = spend.total(period, unit)
+            limits[f"{unit}_{period}"] = {
+                "unit": unit,
+                "period": period,
+                "spent": round(spent, 6),
+                "cap": cap,
+                "left": None if cap is None else round(max(0.0, cap - spent), 6),
+            }
+    doc["limits"] = limits
+    return doc

@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from .journal import STALE_PENDING_SECONDS, JobRecord, Journal, RecordState
+from .journal import STALE_PENDING_SECONDS, JobRecord, Journal, RecordState, default_path
 
 # The unit each provider's estimates are in (GMI Cloud and the LTX API bill in dollars, API in One in
 # credits). A provider missing here is taken as USD.
@@ -163,13 +163,15 @@ class Spend:
         }
 
 
-def spend(journal: Journal | None = None, *, now: float | None = None) -> Spend:
-    """Read the journal once and tally today, this month and each day of this month."""
-    journal = journal or Journal()
+def spend(journal: Journal | None = None, *, now: float | None = None, create: bool = True) -> Spend:
+    """Read the journal once and tally today, this month and each day of this month. ``journal`` None
+    is the default journal; with ``create`` False a journal that does not exist yet reads as empty."""
     now = time.time() if now is None else now
     start_month, start_day = month_start(now), day_start(now)
-    with journal._connect() as conn:
-        rows = _rows(conn, start_month)
+    rows: list[Any] = []
+    if journal is not None or create or default_path().exists():
+        with (journal or Journal())._connect() as conn:  # a read: no write lock taken
+            rows = _rows(conn, start_month)
     result = Spend(now=now)
     result.month = tally_rows(rows, since=start_month, now=now)
     result.day = tally_rows(rows, since=start_day, now=now)

@@ -24,32 +24,6 @@ def add_spend(sub: argparse._SubParsersAction, debug_flag) -> None:
     p.set_defaults(handler="spend")
 
 
-def report(*, journal: Any = None, now: float | None = None) -> dict[str, Any]:
-    """The spend document shared by ``--json`` and the sidebar route: ledger plus budget."""
-    from .. import budget as budget_mod
-    from .. import ledger
-
-    spend = ledger.spend(journal, now=now)
-    doc = spend.doc()
-    budget = budget_mod.load()
-    doc["budget"] = budget.doc()
-    limits: dict[str, Any] = {}
-    for unit in ledger.UNITS:
-        for period, key in (("day", "today"), ("month", "this_month")):
-            cap = budget.cap(unit, period)
-            spent = spend.total(period, unit)
-            limits[f"{unit}_{period}"] = {
-                "unit": unit,
-                "period": period,
-                "spent": round(spent, 6),
-                "cap": cap,
-                "left": None if cap is None else round(max(0.0, cap - spent), 6),
-                "totals_key": key,
-            }
-    doc["limits"] = limits
-    return doc
-
-
 def _display(provider: str) -> str:
     try:
         from ..providers import get_provider
@@ -71,10 +45,10 @@ def _amount(tally: dict[str, Any] | None, unit: str) -> str:
 
 
 def cmd_spend(args: argparse.Namespace) -> int:
-    from ..budget import money
+    from ..budget import money, spend_report
     from ..ledger import unit_of
 
-    doc = report()
+    doc = spend_report()
     if args.json:
         print(json.dumps(doc, indent=2))
         return 0
