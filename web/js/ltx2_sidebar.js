@@ -19,6 +19,7 @@ const STYLE = `
 .ltx2-sb { padding: 8px 10px; font-size: 13px; display: flex; flex-direction: column; gap: 12px; }
 .ltx2-sb h3 { margin: 4px 0; font-size: 14px; }
 .ltx2-sb section { border-top: 1px solid var(--border-color, #444); padding-top: 6px; }
+.ltx2-sb h2 { margin: 0; font-size: 16px; }
 .ltx2-sb table { width: 100%; border-collapse: collapse; }
 .ltx2-sb td, .ltx2-sb th { text-align: left; padding: 2px 4px; }
 .ltx2-sb .ltx2-row { border: 1px solid var(--border-color, #444); border-radius: 6px; padding: 6px; margin: 4px 0; }
@@ -27,7 +28,7 @@ const STYLE = `
 .ltx2-sb .ltx2-tag.failed, .ltx2-sb .ltx2-tag.uncertain { background: #8a2c2c; }
 .ltx2-sb .ltx2-tag.uncollected { background: #8a6a1c; }
 .ltx2-sb .ltx2-tag.running { background: #2c4f8a; }
-.ltx2-sb video { width: 100%; max-height: 160px; margin-top: 4px; background: #000; }
+.ltx2-sb video { width: 100%; max-height: 110px; margin-top: 4px; background: #000; }
 .ltx2-sb .ltx2-bar { height: 6px; background: var(--border-color, #444); border-radius: 3px; }
 .ltx2-sb .ltx2-bar > div { height: 6px; background: #2a6b3a; border-radius: 3px; }
 .ltx2-sb .ltx2-bar.reached > div { background: #b33; }
@@ -98,6 +99,7 @@ export function renderSidebar(container, deps) {
   const root = h(
     "div",
     { class: "ltx2-sb", "data-ltx2": "sidebar" },
+    h("h2", { text: "LTX-2" }),
     h("section", {}, h("h3", { text: "Spend" }), spendBox, budgetBox),
     h("section", {}, h("h3", { text: "Jobs" }), filters, jobsBox),
     h("section", {}, h("h3", { text: "API keys" }), keysBox),
@@ -311,7 +313,11 @@ export function renderSidebar(container, deps) {
     });
     keysBox.replaceChildren(
       table,
-      h("div", { class: "ltx2-muted", text: `Stored in ${state.keys.config_file}; an environment variable wins.` }),
+      h("div", {
+        class: "ltx2-muted",
+        title: state.keys.config_file,
+        text: "Keys set here go to the LTX-2 config file on the ComfyUI machine; an environment variable wins.",
+      }),
       form,
     );
   }
