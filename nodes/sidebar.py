@@ -14,6 +14,7 @@ log = logging.getLogger("ltx2_nodes")
 # The groups of the sidebar, in the order a user acts on them.
 GROUPS = ("running", "uncollected", "uncertain", "failed", "done")
 MAX_LIST = 500
+SCAN_LIMIT = 2000
 
 _collecting: dict[str, asyncio.Task] = {}
 _collect_errors: dict[str, str] = {}
@@ -94,7 +95,8 @@ def jobs_doc(*, state: str | None = None, provider: str | None = None, limit: in
 
     providers = {p.name: p.display_name for p in all_providers()}
     path = default_path()
-    records = Journal(path).list(limit=0) if path.exists() else []
+    # The newest jobs only: the sidebar refreshes every few seconds, and old jobs are done with.
+    records = Journal(path).list(limit=SCAN_LIMIT) if path.exists() else []
     now = time.time()
     views = [job_view(r, now) for r in records]
     counts = {g: sum(1 for v in views if v["group"] == g) for g in GROUPS}

@@ -190,11 +190,9 @@ def test_sidebar_collect_spend_keys_and_badges_in_a_real_comfyui(comfyui: dict, 
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         page.goto(url)
         page.wait_for_function(f"{APP}?.graph && {APP}.extensionManager", timeout=120_000)
-        for _ in range(3):  # any dialog a first visit opens
-            if page.locator(".p-dialog-mask").count() == 0:
-                break
+        if page.locator(".p-dialog-mask").count():  # a dialog a first visit may open
             page.keyboard.press("Escape")
-            page.wait_for_timeout(300)
+            page.locator(".p-dialog-mask").first.wait_for(state="detached", timeout=10_000)
 
         # --- the sidebar: a paid job that was never collected, and Collect -------------------------
         page.locator(".ltx2-tab-button").first.click()
