@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from ltx2_nodes.api import budget, ledger, runner
 from ltx2_nodes.api.client import RetryPolicy
@@ -241,3 +241,73 @@ def test_two_processes_racing_at_the_cap_buy_one_job(emu_env, tmp_path: Path) ->
     assert _submits(emu_env)["ltx"] == 1
     journal = Journal(tmp_path / "data" / "journal.sqlite3")
     assert [r.state for r in journal.list(limit=0)] == [RecordState.DOWNLOADED]
+
+
+@settings(max_examples=25)
+@given(
+    costs=st.lists(st.floats(min_value=0.01, max_value=3.0), min_size=1, max_size=12),
+    cap=st.floats(min_value=0.0, max_value=10.0),
+    outcomes=st.lists(
+        st.sampled_from(["accepted", "rejected", "uncertain", "pending"]), min_size=12, max_size=12
+    ),
+)
+def test_claims_through_the_guard_never_commit_more_than_the_cap(
+    tmp_path_factory: pytest.TempPathFactory, costs: list[float], cap: float, outcomes: list[str]
+) -> None:
+    """Whatever becomes of each claim, what counts (accepted, uncertain, in flight) stays within the
+    cap, and a claim is refused only when it would not fit."""
+    journal = Journal(tmp_path_factory.mktemp("guard") / "journal.sqlite3")
+    caps = budget.Budget(caps={"daily_usd": cap}, sources={"daily_usd": "config"})
+
+    def guard(cost: CostEstimate):
+        return lambda conn: budget.check(conn, caps, "LTX", "USD", cost)
+
+    for seed, (amount, outcome) in enumerate(zip(costs, outcomes, strict=False)):
+        cost = CostEstimate(amount, "USD")
+        with journal._connect() as conn:
+            before = ledger.committed(conn, "USD", ledger.day_start(), time.time())
+        try:
+            record = journal.create(
+                _req("ltx", seed), model="m", base_url="http://x", cost=cost, guard=guard(cost)
+            )
+        except BudgetExceededError:
+            assert before + amount > cap
+            continue
+        if outcome == "accepted":
+            journal.update(record.id, state=RecordState.SUBMITTED, provider_job_id=f"job-{seed}")
+        elif outcome != "pending":
+            journal.update(record.id, state=RecordState(outcome))
+        with journal._connect() as conn:
+            assert ledger.committed(conn, "USD", ledger.day_start(), time.time()) <= cap + 1e-9
+
+
+def test_the_sidebar_groups_jobs_the_way_a_user_acts_on_them(isolated_env: Path) -> None:
+    from ltx2_nodes.api.journal import STALE_PENDING_SECONDS
+    from ltx2_nodes.nodes.sidebar import group_of
+
+    journal = Journal(isolated_env / "journal.sqlite3")
+    now = time.time()
+    stale = now + STALE_PENDING_SECONDS + 60  # seen that much later
+
+    def record(**fields):
+        created = journal.create(
+            _req("ltx", len(journal.list(limit=0))), model="m", base_url="http://x", cost=None
+        )
+        return journal.update(created.id, **fields) if fields else created
+
+    pending = record()
+    running = record(state=RecordState.RUNNING, provider_job_id="j1")
+    interrupted = record(state=RecordState.INTERRUPTED, provider_job_id="j2")
+    gone = record(
+        state=RecordState.DOWNLOADED, provider_job_id="j3", result_path=str(isolated_env / "deleted.mp4")
+    )
+    kept = isolated_env / "kept.mp4"
+    kept.write_bytes(b"mp4")
+    done = record(state=RecordState.DOWNLOADED, provider_job_id="j4", result_path=str(kept))
+    refused = record(state=RecordState.REJECTED)
+    unanswered = record(state=RecordState.UNCERTAIN)
+    assert [group_of(r, now) for r in (pending, running, interrupted, gone, done, refused, unanswered)] == [
+        "running", "running", "uncollected", "uncollected", "done", "failed", "uncertain"
+    ]  # fmt: skip
+    # Nobody polls a job any more, or answers a claim, long after: collect it / check the dashboard.
+    assert group_of(running, stale) == "uncollected" and group_of(pending, stale) == "uncertain"

@@ -126,7 +126,12 @@ function vueBadge(node) {
   let mine = element.querySelector(".ltx2-cost-badge");
   const header = element.querySelector(".lg-node-header") ?? element.firstElementChild;
   if (!mine && text && header) {
-    if ((element.textContent ?? "").includes(text)) return; // the frontend shows node.badges itself
+    // A frontend that renders node.badges in Vue nodes shows the estimate itself (maybe an older one,
+    // until it redraws): never add a second badge then.
+    const shown = [...element.querySelectorAll("*")].some(
+      (e) => e.childElementCount === 0 && (e.textContent ?? "").trim().startsWith("≈ "),
+    );
+    if (shown) return;
     mine = globalThis.document.createElement("span");
     mine.className = "ltx2-cost-badge";
     mine.setAttribute("data-testid", "ltx2-cost-badge");
