@@ -50,29 +50,30 @@ def month_start(now: float | None = None) -> float:
     return moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0).timestamp()
 
 
-def category(state: str, provider_job_id: str | None, updated_at: float, now: float) -> str | None:
-    """ "accepted", "uncertain", "in_flight" or None (not counted) for one journal row."""
-    if provider_job_id:
+def category(record: JobRecord, now: float) -> str | None:
+    """ "accepted", "uncertain", "in_flight" or None (not counted) for one journal record."""
+    if record.provider_job_id:
         return "accepted"
-    if state == RecordState.UNCERTAIN.value:
+    if record.state is RecordState.UNCERTAIN:
         return "uncertain"
-    if state == RecordState.PENDING.value:
-        # A claim older than any submit takes belongs to a process that died mid-submit.
-        return "uncertain" if updated_at < now - STALE_PENDING_SECONDS else "in_flight"
+    if record.state is RecordState.PENDING:
+        return "uncertain" if died_mid_submit(record, now) else "in_flight"
     return None
 
 
+def died_mid_submit(record: JobRecord, now: float) -> bool:
+    """A claim older than any submit takes belongs to a process that died mid-submit."""
+    return record.updated_at < now - STALE_PENDING_SECONDS
+
+
 # Rows that may count, selected in SQL; ``category`` decides the rest.
-_COUNTED_SQL = (
-    "SELECT provider, state, provider_job_id, cost_amount, cost_unit, created_at, updated_at FROM jobs "
-    "WHERE created_at >= ? AND (provider_job_id IS NOT NULL OR state IN (?, ?))"
-)
+_COUNTED_SQL = "SELECT * FROM jobs WHERE created_at >= ? AND (provider_job_id IS NOT NULL OR state IN (?, ?))"
 
 
-def _rows(conn: sqlite3.Connection, since: float) -> list[sqlite3.Row]:
+def _records(conn: sqlite3.Connection, since: float) -> list[JobRecord]:
     conn.row_factory = sqlite3.Row
     args = (since, RecordState.UNCERTAIN.value, RecordState.PENDING.value)
-    return conn.execute(_COUNTED_SQL, args).fetchall()
+    return [Journal._record(row) for row in conn.execute(_COUNTED_SQL, args).fetchall()]
 
 
 @dataclass
@@ -108,31 +109,32 @@ class Tally:
         return out
 
 
-def tally_rows(rows: Iterable[Any], *, since: float, now: float) -> dict[str, Tally]:
-    """provider -> Tally over the rows created at or after ``since``."""
+def _unit(record: JobRecord) -> str:
+    return record.cost_unit or unit_of(record.provider)
+
+
+def tally(records: Iterable[JobRecord], *, since: float, now: float) -> dict[str, Tally]:
+    """provider -> Tally over the records created at or after ``since``."""
     out: dict[str, Tally] = {}
-    for row in rows:
-        if row["created_at"] < since:
+    for record in records:
+        if record.created_at < since:
             continue
-        kind = category(row["state"], row["provider_job_id"], row["updated_at"], now)
+        kind = category(record, now)
         if kind is None:
             continue
-        provider = row["provider"]
-        tally = out.setdefault(provider, Tally(unit=row["cost_unit"] or unit_of(provider)))
-        tally.add(kind, row["cost_amount"])
+        entry = out.setdefault(record.provider, Tally(unit=_unit(record)))
+        entry.add(kind, record.cost_amount)
     return out
 
 
 def committed(conn: sqlite3.Connection, unit: str, since: float, now: float) -> float:
     """Spent plus in flight, in ``unit``, since ``since``: what a new claim is checked against. Runs on
     the caller's connection, so inside the claim's write transaction it sees every committed claim."""
-    total = 0.0
-    for row in _rows(conn, since):
-        if (row["cost_unit"] or unit_of(row["provider"])) != unit or row["cost_amount"] is None:
-            continue
-        if category(row["state"], row["provider_job_id"], row["updated_at"], now) is not None:
-            total += float(row["cost_amount"])
-    return total
+    return sum(
+        float(r.cost_amount)
+        for r in _records(conn, since)
+        if _unit(r) == unit and r.cost_amount is not None and category(r, now) is not None
+    )
 
 
 @dataclass
@@ -168,22 +170,20 @@ def spend(journal: Journal | None = None, *, now: float | None = None, create: b
     is the default journal; with ``create`` False a journal that does not exist yet reads as empty."""
     now = time.time() if now is None else now
     start_month, start_day = month_start(now), day_start(now)
-    rows: list[Any] = []
+    records: list[JobRecord] = []
     if journal is not None or create or default_path().exists():
         with (journal or Journal())._connect() as conn:  # a read: no write lock taken
-            rows = _rows(conn, start_month)
+            records = _records(conn, start_month)
     result = Spend(now=now)
-    result.month = tally_rows(rows, since=start_month, now=now)
-    result.day = tally_rows(rows, since=start_day, now=now)
-    by_day: dict[str, list[Any]] = {}
-    for row in rows:
-        by_day.setdefault(datetime.fromtimestamp(row["created_at"]).strftime("%Y-%m-%d"), []).append(row)
-    result.days = {d: t for d, r in by_day.items() if (t := tally_rows(r, since=start_month, now=now))}
+    result.month = tally(records, since=start_month, now=now)
+    result.day = tally(records, since=start_day, now=now)
+    by_day: dict[str, list[JobRecord]] = {}
+    for record in records:
+        by_day.setdefault(datetime.fromtimestamp(record.created_at).strftime("%Y-%m-%d"), []).append(record)
+    result.days = {d: t for d, rs in by_day.items() if (t := tally(rs, since=start_month, now=now))}
     return result
 
 
 def counted(record: JobRecord, *, now: float | None = None) -> bool:
     """Whether a record counts as (possibly) billed: the same rule as the sums."""
-    now = time.time() if now is None else now
-    kind = category(record.state.value, record.provider_job_id, record.updated_at, now)
-    return kind in ("accepted", "uncertain")
+    return category(record, time.time() if now is None else now) in ("accepted", "uncertain")

@@ -20,23 +20,31 @@ _collecting: dict[str, asyncio.Task] = {}
 _collect_errors: dict[str, str] = {}
 
 
+# A running job whose record has not changed for this long has nobody polling it any more (the status
+# word is written whenever it changes, and a run gives up after its poll timeout, 30 min by default).
+IDLE_RUNNING_SECONDS = 3600.0
+
+
 def group_of(record: Any, now: float) -> str:
     """running | uncollected | uncertain | failed | done for one journal record."""
-    from ..api.journal import STALE_PENDING_SECONDS, RecordState
+    from ..api.journal import RecordState
+    from ..api.ledger import died_mid_submit
 
     state = record.state
-    stale = record.updated_at < now - STALE_PENDING_SECONDS
     if state is RecordState.DOWNLOADED:
         return "done" if record.result_path and Path(record.result_path).is_file() else "uncollected"
     if state in (RecordState.FAILED, RecordState.CANCELLED, RecordState.REJECTED):
         return "failed"
-    if state is RecordState.UNCERTAIN or (state is RecordState.PENDING and stale):
+    if state is RecordState.UNCERTAIN or (state is RecordState.PENDING and died_mid_submit(record, now)):
         return "uncertain"
     if state is RecordState.PENDING:
         return "running"
     if record.provider_job_id is None:
         return "failed"
-    if state in (RecordState.SUBMITTED, RecordState.RUNNING) and not stale:
+    if (
+        state in (RecordState.SUBMITTED, RecordState.RUNNING)
+        and record.updated_at >= now - IDLE_RUNNING_SECONDS
+    ):
         return "running"
     # Finished but not downloaded, interrupted, or running with nobody polling it any more.
     return "uncollected"

@@ -282,12 +282,11 @@ def test_claims_through_the_guard_never_commit_more_than_the_cap(
 
 
 def test_the_sidebar_groups_jobs_the_way_a_user_acts_on_them(isolated_env: Path) -> None:
-    from ltx2_nodes.api.journal import STALE_PENDING_SECONDS
-    from ltx2_nodes.nodes.sidebar import group_of
+    from ltx2_nodes.nodes.sidebar import IDLE_RUNNING_SECONDS, group_of
 
     journal = Journal(isolated_env / "journal.sqlite3")
     now = time.time()
-    stale = now + STALE_PENDING_SECONDS + 60  # seen that much later
+    stale = now + IDLE_RUNNING_SECONDS + 60  # seen that much later
 
     def record(**fields):
         created = journal.create(
