@@ -8,6 +8,7 @@ absent one is no cap.
 
 A job without an estimate is refused while a cap in its unit is set, unless unknown costs are allowed
 (``LTX2_BUDGET_ALLOW_UNKNOWN_COST=1`` or ``allow_unknown_cost`` in the config file).
+``LTX2_BUDGET=off`` turns every cap off for one process (the demo, which runs on the emulator).
 
 The check runs inside the journal's write transaction that creates the request's record (see
 ``guard``): spent, uncertain and in-flight claims are summed on that connection, so two processes
@@ -37,6 +38,8 @@ CAPS: dict[str, tuple[str, str, str]] = {
 }
 ALLOW_UNKNOWN = "allow_unknown_cost"
 ALLOW_UNKNOWN_ENV = "LTX2_BUDGET_ALLOW_UNKNOWN_COST"
+# "off" turns every cap off for one process: runs against the emulator (``ltx2 demo``) spend nothing.
+SWITCH_ENV = "LTX2_BUDGET"
 MAX_CAP = 1e9
 _OFF = ("", "off", "none", "unset")
 _TRUE = ("1", "true", "yes", "on")
@@ -107,6 +110,12 @@ def parse_flag(value: Any, *, source: str) -> bool:
 
 def load() -> Budget:
     """The caps in force now (the environment first, then the config file)."""
+    if os.environ.get(SWITCH_ENV, "").strip().lower() == "off":
+        return Budget(
+            caps=dict.fromkeys(CAPS),
+            allow_unknown_cost=True,
+            sources=dict.fromkeys([*CAPS, ALLOW_UNKNOWN], "env"),
+        )
     path = config.config_path()
     section = config.load_budget_section(path)
     caps: dict[str, float | None] = {}

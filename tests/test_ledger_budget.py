@@ -202,6 +202,8 @@ def test_the_environment_wins_over_the_config_file(isolated_env: Path, monkeypat
         budget.load()
     with pytest.raises(ConfigError, match="Unknown budget settings"):
         budget.save({"weekly_usd": 3})
+    monkeypatch.setenv("LTX2_BUDGET", "off")  # e.g. the demo on the emulator
+    assert budget.load().caps == dict.fromkeys(budget.CAPS) and budget.guard("ltx", None) is None
 
 
 @given(st.one_of(st.text(max_size=12), st.floats(allow_nan=True), st.integers(), st.booleans(), st.none()))
