@@ -1,7 +1,8 @@
 """The front end in a real ComfyUI and a real browser (Debian's chromium driven by Playwright).
 
 Runs when ``COMFYUI_DIR`` points at a ComfyUI checkout (``COMFYUI_PYTHON``: the interpreter that has
-its requirements, default this one) and Playwright plus chromium are installed; skipped otherwise.
+its requirements, default this one; ``COMFYUI_FRONTEND_ROOT``: another frontend build to serve) and
+Playwright plus chromium are installed; skipped otherwise.
 ComfyUI runs with a base directory of its own under the test's tmp folder, holding this pack in
 ``custom_nodes``, and every provider pointed at the emulator. ``LTX2_SCREENSHOT_DIR`` keeps
 screenshots of the sidebar and of a node with its badge in both renderers.
@@ -31,6 +32,7 @@ from ltx2_nodes.api.types import GenerationRequest, Mode
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("LTX2_CHROMIUM", "/usr/bin/chromium")
 COMFYUI_DIR = os.environ.get("COMFYUI_DIR", "")
+FRONTEND_ROOT = os.environ.get("COMFYUI_FRONTEND_ROOT", "")  # another frontend build to test against
 CHROMIUM_FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -128,6 +130,7 @@ def comfyui(emu_env: RunningEmulator, tmp_path: Path) -> Iterator[dict]:
             "--base-directory",
             str(base),
             "--disable-auto-launch",
+            *(["--front-end-root", FRONTEND_ROOT] if FRONTEND_ROOT else []),
         ],
         cwd=COMFYUI_DIR,
         env=env,
@@ -159,6 +162,7 @@ def comfyui(emu_env: RunningEmulator, tmp_path: Path) -> Iterator[dict]:
 
 
 APP = "window.comfyAPI.app.app"
+TAB_BUTTON = 'button[aria-label^="LTX-2: jobs"]'  # the sidebar button carries the tab's tooltip
 
 
 def _shot(page, name: str, locator=None) -> None:
@@ -189,14 +193,17 @@ def test_sidebar_collect_spend_keys_and_badges_in_a_real_comfyui(comfyui: dict, 
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         page.goto(url)
-        page.wait_for_function(f"{APP}?.graph && {APP}.extensionManager", timeout=120_000)
+        page.wait_for_function(
+            "window.comfyAPI?.app?.app?.graph && window.comfyAPI.app.app.extensionManager", timeout=120_000
+        )
         if page.locator(".p-dialog-mask").count():  # a dialog a first visit may open
             page.keyboard.press("Escape")
             page.locator(".p-dialog-mask").first.wait_for(state="detached", timeout=10_000)
 
         # --- the sidebar: a paid job that was never collected, and Collect -------------------------
-        page.locator(".ltx2-tab-button").first.click()
-        gutter = page.locator(".p-splitter-gutter").first.bounding_box()
+        page.locator(TAB_BUTTON).first.click()
+        gutters = page.locator(".p-splitter-gutter")
+        gutter = gutters.first.bounding_box() if gutters.count() else None
         if gutter:  # a wider sidebar for the screenshot
             page.mouse.move(gutter["x"] + gutter["width"] / 2, gutter["y"] + 300)
             page.mouse.down()
@@ -242,7 +249,7 @@ def test_sidebar_collect_spend_keys_and_badges_in_a_real_comfyui(comfyui: dict, 
         assert page.locator('[data-ltx2="key-input"]').input_value() == ""
         page.evaluate(f"() => {APP}.extensionManager.toast.removeAll?.()")
         _shot(page, "sidebar.png", page.locator(".side-bar-panel"))
-        page.locator(".ltx2-tab-button").first.click()  # close the sidebar
+        page.locator(TAB_BUTTON).first.click()  # close the sidebar
 
         # --- the cost badge, classic canvas then Vue nodes ------------------------------------------
         node_id = page.evaluate(
