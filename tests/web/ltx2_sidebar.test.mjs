@@ -162,13 +162,20 @@ test("the key form is masked, sends the key once and never shows it", async () =
   assert.deepEqual(JSON.parse(post.body), { provider: "ltx", key: KEY });
   assert.equal(post.headers["Content-Type"], "application/json");
   assert.ok(!container.textContent.includes(KEY), "the key is nowhere on the page");
+  container.find("data-ltx2", "key-provider").value = "ltx"; // the form was drawn anew
+  container.find("data-ltx2", "key-profile").value = " work ";
+  container.find("data-ltx2", "key-input").value = KEY;
+  await container.find("data-ltx2", "key-form").dispatch("submit");
+  const second = srv.calls.filter((c) => c.path === "/ltx2/keys" && c.method === "POST")[1];
+  assert.deepEqual(JSON.parse(second.body), { provider: "ltx", profile: "work", key: KEY });
+  container.find("data-ltx2", "key-profile").value = "";
   assert.equal(container.find("data-ltx2", "key-input").value, "");
   assert.equal(container.find("data-ltx2-key", "ltx").textContent, "LTX (Lightricks)config file");
   assert.equal(toasts.at(-1).severity, "success");
 
   // An empty key changes nothing; a refused delete reaches the user as an error toast.
   await container.find("data-ltx2", "key-form").dispatch("submit");
-  assert.equal(srv.calls.filter((c) => c.path === "/ltx2/keys" && c.method === "POST").length, 1);
+  assert.equal(srv.calls.filter((c) => c.path === "/ltx2/keys" && c.method === "POST").length, 2);
   await container.find("data-ltx2", "key-delete").click();
   assert.equal(toasts.at(-1).severity, "error");
   assert.equal(toasts.at(-1).detail, "no key stored");

@@ -62,7 +62,7 @@ function builder(doc) {
 export function renderSidebar(container, deps) {
   const doc = deps.doc ?? container.ownerDocument;
   const h = builder(doc);
-  const state = { jobs: null, spend: null, keys: null, filter: { state: "", provider: "" } };
+  const state = { jobs: null, spend: null, keys: null, keyProvider: null, filter: { state: "", provider: "" } };
 
   const notify = (severity, summary, detail) => showToast(deps.toast, severity, summary, detail);
 
@@ -268,8 +268,8 @@ export function renderSidebar(container, deps) {
     );
     const provider = h(
       "select",
-      { name: "provider", "data-ltx2": "key-provider" },
-      rows.map((r) => h("option", { value: r.provider, text: r.label })),
+      { name: "provider", "data-ltx2": "key-provider", onchange: (e) => (state.keyProvider = e.target.value) },
+      rows.map((r) => h("option", { value: r.provider, selected: r.provider === state.keyProvider, text: r.label })),
     );
     const key = h("input", {
       type: "password",
@@ -279,6 +279,15 @@ export function renderSidebar(container, deps) {
       placeholder: "paste the key",
       "data-ltx2": "key-input",
     });
+    const profile = h("input", {
+      type: "text",
+      name: "ltx2-key-profile",
+      autocomplete: "off",
+      placeholder: "default keys",
+      "data-ltx2": "key-profile",
+      title: "A key profile of the config file (the key_profile of LTX-2 Provider Settings); empty: the default keys",
+    });
+    const target = () => ({ provider: provider.value, ...(profile.value.trim() ? { profile: profile.value.trim() } : {}) });
     const save = h("button", { type: "submit", "data-ltx2": "key-save", text: "Save key" });
     const remove = h("button", { type: "button", "data-ltx2": "key-delete", text: "Delete stored key" });
     const form = h(
@@ -286,6 +295,8 @@ export function renderSidebar(container, deps) {
       { "data-ltx2": "key-form", autocomplete: "off" },
       h("label", { text: "Provider" }),
       provider,
+      h("label", { text: "Profile" }),
+      profile,
       h("label", { text: "Key" }),
       key,
       save,
@@ -295,18 +306,19 @@ export function renderSidebar(container, deps) {
       event.preventDefault?.();
       const value = key.value;
       key.value = ""; // the key leaves the page as soon as it is sent
+      state.keyProvider = provider.value;
       if (!value.trim()) {
         notify("warn", "LTX-2", "Paste a key first (an empty key changes nothing).");
         return;
       }
-      const answer = await send("/ltx2/keys", "POST", { provider: provider.value, key: value });
+      const answer = await send("/ltx2/keys", "POST", { ...target(), key: value });
       if (answer) notify("success", "LTX-2", answer.message ?? "Key saved.");
       doc.activeElement?.blur?.();
       await refresh();
     });
     remove.addEventListener("click", async () => {
       key.value = "";
-      const answer = await send("/ltx2/keys", "DELETE", { provider: provider.value });
+      const answer = await send("/ltx2/keys", "DELETE", target());
       if (answer) notify("success", "LTX-2", answer.message ?? "Key removed.");
       doc.activeElement?.blur?.();
       await refresh();
