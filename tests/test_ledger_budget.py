@@ -312,3 +312,20 @@ def test_the_sidebar_groups_jobs_the_way_a_user_acts_on_them(isolated_env: Path)
     ]  # fmt: skip
     # Nobody polls a job any more, or answers a claim, long after: collect it / check the dashboard.
     assert group_of(running, stale) == "uncollected" and group_of(pending, stale) == "uncertain"
+
+
+def test_a_stored_key_is_removed_only_by_delete_key(isolated_env: Path) -> None:
+    env = dict(os.environ)
+
+    def run(*args: str, **kw: Any) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*CLI, "config", *args], env=env, capture_output=True, text=True, timeout=60, **kw
+        )
+
+    assert run("set-key", "gmi", input="gmi-cli-key-123456\n").returncode == 0
+    empty = run("set-key", "gmi", input="\n")
+    assert empty.returncode == 1 and "no key given" in empty.stderr
+    assert json.loads((isolated_env / "config.json").read_text())["keys"]["gmi"] == "gmi-cli-key-123456"
+    gone = run("delete-key", "gmi")
+    assert gone.returncode == 0 and "Removed the stored GMI Cloud key" in gone.stdout
+    assert "gmi" not in json.loads((isolated_env / "config.json").read_text())["keys"]

@@ -88,6 +88,22 @@ def cmd_set_key(provider: str, profile: str | None) -> int:
     return 0
 
 
+def add_delete_key(csub: argparse._SubParsersAction, debug_flag, providers: tuple[str, ...]) -> None:
+    pd = csub.add_parser("delete-key", help="remove a stored key from the config file")
+    debug_flag(pd)
+    pd.add_argument("provider", choices=providers)
+    pd.add_argument("--profile")
+
+
+def cmd_delete_key(provider: str, profile: str | None) -> int:
+    path = config.remove_key(provider, profile)
+    display = get_provider(provider).display_name
+    print(f"Removed the stored {display} key{f' (profile {profile})' if profile else ''} from {path}")
+    if config.key_status(profile).get(provider) == "env":
+        print(f"Note: {get_provider(provider).key_env} is still set in this environment.")
+    return 0
+
+
 def add_set_budget(csub: argparse._SubParsersAction, debug_flag) -> None:
     from ..budget import CAPS
 
@@ -154,4 +170,6 @@ def cmd_config(args: argparse.Namespace) -> int:
         return cmd_set_key(args.provider, args.profile)
     if args.config_command == "set-budget":
         return cmd_set_budget(args)
+    if args.config_command == "delete-key":
+        return cmd_delete_key(args.provider, args.profile)
     return cmd_show(getattr(args, "profile", None))

@@ -172,7 +172,7 @@ def _add_config(sub: argparse._SubParsersAction) -> None:
     )
     _debug_flag(p)
     p.set_defaults(handler="config", config_command="show", profile=None)
-    csub = p.add_subparsers(dest="config_command", metavar="{show,set-key,set-budget}")
+    csub = p.add_subparsers(dest="config_command", metavar="{show,set-key,delete-key,set-budget}")
     ps = csub.add_parser("show", help="key sources, base URLs, config and data paths")
     _debug_flag(ps)
     ps.add_argument("--profile")
@@ -182,8 +182,9 @@ def _add_config(sub: argparse._SubParsersAction) -> None:
     _debug_flag(pk)
     pk.add_argument("provider", choices=PROVIDER_CHOICES)
     pk.add_argument("--profile")
-    from .config_cmd import add_set_budget
+    from .config_cmd import add_delete_key, add_set_budget
 
+    add_delete_key(csub, _debug_flag, PROVIDER_CHOICES)
     add_set_budget(csub, _debug_flag)
 
 
