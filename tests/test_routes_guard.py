@@ -7,18 +7,23 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 from aiohttp import web
+from aiohttp.test_utils import make_mocked_request
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from ltx2_nodes.api import runner
 from ltx2_nodes.api.client import RetryPolicy
+from ltx2_nodes.api.config import is_loopback_host
 from ltx2_nodes.api.emulator import RunningEmulator
 from ltx2_nodes.api.errors import Interrupted
 from ltx2_nodes.api.journal import Journal, RecordState
 from ltx2_nodes.api.types import GenerationRequest, Mode
 from ltx2_nodes.nodes import sidebar
-from ltx2_nodes.nodes.routes import add_routes
+from ltx2_nodes.nodes.routes import _split_host, add_routes, refusal
 
 KEY = "ltx-guard-test-key-0123456789"
 
@@ -180,3 +185,45 @@ async def test_collect_fetches_a_paid_job_without_a_new_submit(
         assert (await http.get("/ltx2/spend")).json()["today"]["ltx"]["spent"] == spent_before
     assert emu_env.emulator.stats()["submit_requests"]["ltx"] == 1
     assert Journal().get(record.id).state is RecordState.DOWNLOADED
+
+
+@settings(max_examples=150)
+@given(host=st.text(max_size=40), origin=st.one_of(st.none(), st.text(max_size=60)))
+def test_any_host_or_origin_header_gives_an_answer_and_only_this_page_passes(
+    host: str, origin: str | None
+) -> None:
+    """Header parsing never fails, and a state change passes only for a loopback Host and an Origin
+    that is absent or names that very host and port."""
+    headers = {"Host": host, "Content-Type": "application/json"}
+    if origin is not None:
+        headers["Origin"] = origin
+    try:
+        request = make_mocked_request("POST", "/ltx2/keys", headers=headers)
+    except ValueError:  # not even a header aiohttp would take from a client
+        return
+    refused = refusal(request, changes_state=True)
+    parsed = _split_host(host, "http")
+    if refused is None:
+        assert parsed is not None and is_loopback_host(parsed[0])
+        if origin is not None:
+            parts = urlsplit(origin.strip())
+            assert _split_host(parts.netloc, parts.scheme) == parsed
+    else:
+        assert refused.status in (403, 415)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("127.0.0.1:8188", ("127.0.0.1", 8188)),
+        ("LOCALHOST", ("localhost", 80)),
+        ("[::1]:8188", ("::1", 8188)),
+        ("localhost.:8188", ("localhost", 8188)),
+        ("::1", None),
+        ("a@127.0.0.1", None),
+        ("127.0.0.1:99999", None),
+        ("", None),
+    ],
+)
+def test_host_headers_are_read_strictly(value: str, expected) -> None:
+    assert _split_host(value, "http") == expected
