@@ -34,7 +34,7 @@ def _req(provider: str, seed: int) -> GenerationRequest:
     return GenerationRequest(
         provider=provider,
         mode=Mode.TEXT_TO_VIDEO,
-        model="ltx-2-fast",
+        model="ltx-2-3-fast" if provider == "ltx" else "ltx-2-fast",
         prompt="a lantern",
         duration=6,
         resolution="1920x1080",
@@ -66,7 +66,7 @@ def _generate(seed: int, out: Path) -> list[str]:
     return [
         *CLI,
         "generate",
-        *("--provider", "ltx", "--mode", "text-to-video", "--model", "ltx-2-fast"),
+        *("--provider", "ltx", "--mode", "text-to-video", "--model", "ltx-2-3-fast"),
         *("--prompt", "a lantern", "--duration", "6", "--seed", str(seed)),
         *("--poll-interval", "0.1", "-o", str(out)),
     ]
@@ -175,14 +175,14 @@ def test_a_job_without_an_estimate_needs_unknown_costs_allowed(isolated_env: Pat
     budget.save({"monthly_usd": "10"})
     with pytest.raises(BudgetExceededError, match="no cost estimate"):
         journal.create(
-            req, model="ltx-2-fast", base_url="http://x", cost=None, guard=budget.guard("ltx", None)
+            req, model="ltx-2-3-fast", base_url="http://x", cost=None, guard=budget.guard("ltx", None)
         )
     assert journal.list(limit=0) == []
     # Without a cap in its unit nothing is checked at all.
     assert budget.guard("apiinone", None) is None
     budget.save({"allow_unknown_cost": "yes"})
     record = journal.create(
-        req, model="ltx-2-fast", base_url="http://x", cost=None, guard=budget.guard("ltx", None)
+        req, model="ltx-2-3-fast", base_url="http://x", cost=None, guard=budget.guard("ltx", None)
     )
     assert record.state is RecordState.PENDING
 

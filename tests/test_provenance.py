@@ -32,7 +32,7 @@ async def test_the_sidecar_traces_the_result_without_bytes_or_keys(emu_env, tmp_
     req = GenerationRequest(
         provider="ltx",
         mode=Mode.IMAGE_TO_VIDEO,
-        model="ltx-2-fast",
+        model="ltx-2-3-fast",
         prompt="it comes alive",
         duration=6,
         resolution="1920x1080",
@@ -52,7 +52,7 @@ async def test_the_sidecar_traces_the_result_without_bytes_or_keys(emu_env, tmp_
     assert sidecar.is_file() and sidecar.name == result.path.name + ".ltx2.json"
     text = sidecar.read_text()
     doc = json.loads(text)
-    assert doc["provider"] == "ltx" and doc["mode"] == "image-to-video" and doc["model"] == "ltx-2-fast"
+    assert doc["provider"] == "ltx" and doc["mode"] == "image-to-video" and doc["model"] == "ltx-2-3-fast"
     assert doc["journal_id"] == result.journal_id and doc["request_id"] == result.request_id
     assert doc["request"]["image"]["sha256"] == hashlib.sha256(png).hexdigest()
     assert doc["request"]["prompt"] == "it comes alive" and doc["request"]["seed"] == 9

@@ -138,7 +138,7 @@ async def test_collect_fetches_a_paid_job_without_a_new_submit(
     req = GenerationRequest(
         provider="ltx",
         mode=Mode.TEXT_TO_VIDEO,
-        model="ltx-2-fast",
+        model="ltx-2-3-fast",
         prompt="a lantern",
         duration=6,
         resolution="1920x1080",

@@ -65,7 +65,7 @@ def _paid_uncollected_job(data_dir: Path, seed: int) -> str:
     req = GenerationRequest(
         provider="ltx",
         mode=Mode.TEXT_TO_VIDEO,
-        model="ltx-2-fast",
+        model="ltx-2-3-fast",
         prompt="a paper lantern over a river",
         duration=6,
         resolution="1920x1080",
