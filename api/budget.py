@@ -211,17 +211,22 @@ def _display_name(provider: str) -> str:
         return provider
 
 
-def guard(provider: str, cost: CostEstimate | None, *, provider_label: str | None = None) -> Guard | None:
-    """The guard to pass to the journal's claim of a request (None when no cap applies to it). The
-    caps are read now; the sums when the guard runs, inside the claim's transaction."""
+def guard(
+    provider: str, cost: CostEstimate | None, *, provider_label: str | None = None, also: Guard | None = None
+) -> Guard | None:
+    """The guard to pass to the journal's claim of a request (None when no cap applies to it and there
+    is no ``also`` guard to run after it). The caps are read now; the sums when the guard runs, inside
+    the claim's transaction."""
     budget = load()
     unit = cost.unit if cost is not None else ledger.unit_of(provider)
     if not budget.any_cap(unit):
-        return None
+        return also
     label = provider_label or _display_name(provider)
 
     def run(conn: sqlite3.Connection) -> None:
         check(conn, budget, label, unit, cost)
+        if also is not None:
+            also(conn)
 
     return run
 

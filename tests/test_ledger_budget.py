@@ -178,8 +178,10 @@ def test_a_job_without_an_estimate_needs_unknown_costs_allowed(isolated_env: Pat
             req, model="ltx-2-3-fast", base_url="http://x", cost=None, guard=budget.guard("ltx", None)
         )
     assert journal.list(limit=0) == []
-    # Without a cap in its unit nothing is checked at all.
+    # Without a cap in its unit nothing is checked at all (but a caller's own guard still runs).
     assert budget.guard("apiinone", None) is None
+    own = budget.guard("ltx", None)
+    assert budget.guard("apiinone", None, also=own) is own
     budget.save({"allow_unknown_cost": "yes"})
     record = journal.create(
         req, model="ltx-2-3-fast", base_url="http://x", cost=None, guard=budget.guard("ltx", None)
