@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from .journal import STALE_PENDING_SECONDS, JobRecord, Journal, RecordState, default_path
+from .journal import JobRecord, Journal, RecordState, default_path
 
 # The unit each provider's estimates are in (GMI Cloud and the LTX API bill in dollars, API in One in
 # credits). A provider missing here is taken as USD.
@@ -62,8 +62,8 @@ def category(record: JobRecord, now: float) -> str | None:
 
 
 def died_mid_submit(record: JobRecord, now: float) -> bool:
-    """A claim older than any submit takes belongs to a process that died mid-submit."""
-    return record.updated_at < now - STALE_PENDING_SECONDS
+    """A claim whose process died while its submit may have been accepted (the journal's owner rule)."""
+    return record.is_orphan(now)
 
 
 # Rows that may count, selected in SQL; ``category`` decides the rest.

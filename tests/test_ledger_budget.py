@@ -278,9 +278,9 @@ def test_claims_through_the_guard_never_commit_more_than_the_cap(
             assert before + amount > cap
             continue
         if outcome == "accepted":
-            journal.update(record.id, state=RecordState.SUBMITTED, provider_job_id=f"job-{seed}")
+            journal.set_state(record.id, RecordState.SUBMITTED, provider_job_id=f"job-{seed}")
         elif outcome != "pending":
-            journal.update(record.id, state=RecordState(outcome))
+            journal.set_state(record.id, RecordState(outcome))
         with journal._connect() as conn:
             assert ledger.committed(conn, "USD", ledger.day_start(), time.time()) <= cap + 1e-9
 
@@ -296,7 +296,17 @@ def test_the_sidebar_groups_jobs_the_way_a_user_acts_on_them(isolated_env: Path)
         created = journal.create(
             _req("ltx", len(journal.list(limit=0))), model="m", base_url="http://x", cost=None
         )
-        return journal.update(created.id, **fields) if fields else created
+        state = fields.pop("state", None)
+        if state is None:
+            return created
+        if state not in (RecordState.REJECTED, RecordState.UNCERTAIN, RecordState.SUBMITTED):
+            # The journal's state machine: a job is accepted (its id known) before it runs or ends.
+            journal.set_state(
+                created.id, RecordState.SUBMITTED, provider_job_id=fields.pop("provider_job_id")
+            )
+        if state is RecordState.DOWNLOADED:
+            journal.set_state(created.id, RecordState.SUCCEEDED)
+        return journal.set_state(created.id, state, **fields)
 
     pending = record()
     running = record(state=RecordState.RUNNING, provider_job_id="j1")
