@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import math
 import os
-import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from typing import Any
 
 from . import config, ledger
 from .errors import BudgetExceededError, ConfigError
+from .journal_db import Connection
 from .types import CostEstimate
 
 # cap name -> (unit, period, environment variable)
@@ -45,7 +45,7 @@ _OFF = ("", "off", "none", "unset")
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off", "")
 
-Guard = Callable[[sqlite3.Connection], None]
+Guard = Callable[[Connection], None]
 
 
 @dataclass(frozen=True)
@@ -166,7 +166,7 @@ _PERIOD_WORDS = {"day": ("daily", "today"), "month": ("monthly", "this month")}
 
 
 def check(
-    conn: sqlite3.Connection,
+    conn: Connection,
     budget: Budget,
     provider_label: str,
     unit: str,
@@ -223,7 +223,7 @@ def guard(
         return also
     label = provider_label or _display_name(provider)
 
-    def run(conn: sqlite3.Connection) -> None:
+    def run(conn: Connection) -> None:
         check(conn, budget, label, unit, cost)
         if also is not None:
             also(conn)

@@ -640,3 +640,67 @@ def save_budget_section(values: dict[str, Any]) -> Path:
         cfg.pop(BUDGET_SECTION, None)
     _write_private(path, json.dumps(cfg, indent=2, sort_keys=True) + "\n")
     return path
+
+
+# --- the shared job journal (a farm) ---------------------------------------------------------------
+JOURNAL_URL_ENV = "LTX2_JOURNAL_URL"
+_JOURNAL_SCHEMES = ("postgresql", "postgres")
+
+
+@dataclass(frozen=True)
+class JournalURL:
+    """Where a farm's shared journal lives. ``url`` holds the password (a secret, registered with
+    redaction); ``shown`` is the same URL without it, for messages and ``ltx2 config show``."""
+
+    url: str
+    shown: str
+    source: str
+
+
+def _url_without_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rsplit("@", 1)[-1]
+    user = parts.username or ""
+    netloc = f"{user}:***@{host}" if user else f":***@{host}"
+    return parts._replace(netloc=netloc).geturl()
+
+
+def journal_url(cfg: dict[str, Any] | None = None) -> JournalURL | None:
+    """The shared journal's URL (``LTX2_JOURNAL_URL``, else ``journal_url`` in the config file), or
+    None for the embedded journal in the data folder. Its password is registered as a secret."""
+    raw = os.environ.get(JOURNAL_URL_ENV, "").strip()
+    source = f"the environment variable {JOURNAL_URL_ENV}"
+    if not raw:
+        cfg = load_config() if cfg is None else cfg
+        value = cfg.get("journal_url")
+        if value in (None, ""):
+            return None
+        if not isinstance(value, str):
+            raise ConfigError(
+                f"'journal_url' in the config file {config_path()} must be a string like "
+                "postgresql://user:password@host:5432/ltx2."
+            )
+        raw, source = value.strip(), f"'journal_url' in the config file {config_path()}"
+    try:
+        parts = urlsplit(raw)
+        password = parts.password
+        _ = parts.port
+    except ValueError:
+        raise ConfigError(
+            f"The journal URL in {source} is not a valid URL.",
+            hint="Use postgresql://user:password@host:5432/database.",
+        ) from None
+    if password:
+        register_secret(password)
+        from urllib.parse import unquote
+
+        register_secret(unquote(password))
+    shown = _url_without_password(raw)
+    if parts.scheme.lower() not in _JOURNAL_SCHEMES or (not parts.hostname and not parts.query):
+        raise ConfigError(
+            f"The journal URL in {source} must be a postgresql:// URL (got {shown.split(':', 1)[0]}:...).",
+            hint="Use postgresql://user:password@host:5432/database, or unset it for the journal in the data folder.",
+        )
+    return JournalURL(url=raw, shown=shown, source=source)

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 from collections.abc import Iterable
 from typing import Literal
 
 from .errors import JournalError, LTX2Error, ProviderError, SubmitUncertainError
 from .journal import SENDING, JobRecord, Journal, RecordState
+from .journal_db import Connection
 from .redact import redact_text
 from .types import SubmittedJob
 
@@ -83,7 +83,7 @@ def billing(record: JobRecord) -> Billing:
 # --- transitions done inside the journal's own transactions ----------------------------------------
 
 
-def abandon_orphans(journal: Journal, conn: sqlite3.Connection, records: Iterable[JobRecord]) -> None:
+def abandon_orphans(journal: Journal, conn: Connection, records: Iterable[JobRecord]) -> None:
     """A new take was asked for over claims whose process died mid-submit: they become UNCERTAIN
     (still listed as maybe billed, no longer blocking the request)."""
     for record in records:
@@ -96,7 +96,7 @@ def abandon_orphans(journal: Journal, conn: sqlite3.Connection, records: Iterabl
         )
 
 
-def close_unsent(journal: Journal, conn: sqlite3.Connection, record: JobRecord) -> None:
+def close_unsent(journal: Journal, conn: Connection, record: JobRecord) -> None:
     """A claim whose process died while it hosted the inputs: its submit was never sent."""
     journal.set_state(
         record.id,
@@ -106,7 +106,7 @@ def close_unsent(journal: Journal, conn: sqlite3.Connection, record: JobRecord) 
     )
 
 
-def collect_again(journal: Journal, conn: sqlite3.Connection, record: JobRecord) -> JobRecord:
+def collect_again(journal: Journal, conn: Connection, record: JobRecord) -> JobRecord:
     """An interrupted job taken over by a new run is being collected again."""
     if record.state is S.INTERRUPTED:
         return journal.set_state(record.id, S.SUBMITTED, conn=conn)
@@ -114,7 +114,7 @@ def collect_again(journal: Journal, conn: sqlite3.Connection, record: JobRecord)
 
 
 def apply_remembered_accept(
-    journal: Journal, conn: sqlite3.Connection, record_id: str, job_id: str, job_model: str | None
+    journal: Journal, conn: Connection, record_id: str, job_id: str, job_model: str | None
 ) -> int:
     """An accepted job id kept in the fallback file reaches its record (1 when applied)."""
     current = journal._fetch(conn, record_id)

@@ -26,12 +26,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from . import journal_db
 from . import owner as owners
-from .errors import ConfigError, InvalidInputError, JournalError
+from .errors import InvalidInputError, JournalError
+from .journal_db import Connection
 from .redact import redact, redact_keys, redact_text
 from .types import CostEstimate, GenerationRequest
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = journal_db.SCHEMA_VERSION  # the journal schema this version reads and writes
 BUSY_TIMEOUT_MS = 10_000
 MIN_PREFIX = 6  # shortest journal id prefix accepted by ``get``
 # A PENDING row without an owner (written by an older version) older than this is taken as left by a
@@ -161,45 +163,8 @@ _UPDATABLE = set(_COLUMNS) - {
 _KEYS_ONLY = {"video_url", "result_path", "provider_job_id", "job_model", "base_url", "owner_host"}
 _TEXT = {"model", "raw_status", "error", "cost_unit"}
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS jobs (
-    id TEXT PRIMARY KEY,
-    created_at REAL NOT NULL,
-    updated_at REAL NOT NULL,
-    provider TEXT NOT NULL,
-    mode TEXT NOT NULL,
-    model TEXT,
-    request_hash TEXT NOT NULL,
-    params TEXT NOT NULL,
-    base_url TEXT NOT NULL,
-    state TEXT NOT NULL,
-    provider_job_id TEXT,
-    raw_status TEXT,
-    video_url TEXT,
-    result_path TEXT,
-    error TEXT,
-    cost_amount REAL,
-    cost_unit TEXT,
-    job_model TEXT
-);
-CREATE INDEX IF NOT EXISTS jobs_request_hash ON jobs (request_hash);
-CREATE INDEX IF NOT EXISTS jobs_provider_job_id ON jobs (provider_job_id);
-CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state);
-CREATE INDEX IF NOT EXISTS jobs_created_at ON jobs (created_at);
-"""
-# Columns added after schema 1, created on open when missing (added, never renamed or dropped).
-_ADDED_COLUMNS = {
-    "owner_host": "TEXT",
-    "owner_pid": "INTEGER",
-    "owner_started": "REAL",
-    "owner_token": "TEXT",
-    "owner_seen": "REAL",
-    "result_size": "INTEGER",
-    "result_sha256": "TEXT",
-}
 
-
-def enable_wal(conn: sqlite3.Connection, timeout: float) -> None:
+def enable_wal(conn: Connection, timeout: float) -> None:
     """Switch the database file to WAL (kept by every later connection). While another connection is
     still writing a fresh file in rollback mode, SQLite answers "locked" at once instead of waiting
     (it avoids a deadlock), so wait and try again here, up to ``timeout`` seconds."""
@@ -229,6 +194,14 @@ def default_path() -> Path:
     from . import config  # late: config may read the environment at call time
 
     return Path(config.data_dir()) / "journal.sqlite3"
+
+
+def default_exists() -> bool:
+    """Whether the configured journal may hold anything yet: a shared journal always may; the
+    embedded one once its file exists (readers need not create it)."""
+    from . import config
+
+    return config.journal_url() is not None or default_path().exists()
 
 
 def out_of_space(path: Path) -> str | None:
@@ -278,14 +251,61 @@ def storage_problem(exc: BaseException, path: Path | None = None) -> str:
     return f"unusable ({type(exc).__name__}: {redact_text(str(exc))})"
 
 
+JOURNAL_URL_HINT = "LTX2_JOURNAL_URL or journal_url in the config file"
+
+
+def server_problem(exc: BaseException) -> str:
+    """What is wrong with a journal server, in words, from psycopg's exception (never the password)."""
+    text = str(exc).lower()
+    if "password" in text or "authentication" in text or "no pg_hba.conf" in text:
+        return "refusing this user (authentication failed)"
+    if "does not exist" in text and "database" in text:
+        return "missing its database"
+    if "connection refused" in text or "could not connect" in text or "timeout" in text:
+        return "unreachable (connection refused or timed out)"
+    if "closed" in text or "terminat" in text or "lost" in text or "server" in text:
+        return "unreachable (the connection was lost)"
+    return f"unusable ({type(exc).__name__}: {redact_text(str(exc).splitlines()[0] if str(exc) else '')})"
+
+
 class Journal:
-    def __init__(self, path: Path | None = None, *, busy_timeout: float | None = None) -> None:
-        """``path`` None = <data_dir>/journal.sqlite3. ``busy_timeout`` (seconds) is how long an
-        operation waits for another writer before it reports the journal as locked."""
-        self.path = Path(path) if path is not None else default_path()
+    def __init__(
+        self, path: Path | None = None, *, busy_timeout: float | None = None, url: str | None = None
+    ) -> None:
+        """``path`` None = the configured journal: the shared PostgreSQL database of a farm
+        (``LTX2_JOURNAL_URL`` / ``journal_url``) when set, else <data_dir>/journal.sqlite3. ``url``
+        names a PostgreSQL journal directly. ``busy_timeout`` (seconds) is how long an operation waits
+        for another writer (or for the server to answer a connection) before it fails."""
         if busy_timeout is None:
             busy_timeout = _env_seconds(TIMEOUT_ENV, BUSY_TIMEOUT_MS / 1000)
         self.busy_timeout = float(busy_timeout)
+        self.url: str | None = None
+        if path is None and url is None:
+            from . import config
+
+            configured = config.journal_url()
+            url = None if configured is None else configured.url
+        self.dialect: journal_db.SqliteDialect | journal_db.PostgresDialect
+        if url is not None:
+            from urllib.parse import unquote, urlsplit
+
+            from .config import _url_without_password, data_dir
+            from .redact import register_secret
+
+            with contextlib.suppress(ValueError):
+                password = urlsplit(url).password
+                if password:
+                    register_secret(password)
+                    register_secret(unquote(password))
+            self.url = url
+            self.shown = _url_without_password(url)
+            # The accepted ids a lost connection could not write stay on this machine.
+            self.path = Path(path) if path is not None else Path(data_dir()) / "journal.sqlite3"
+            self.dialect = journal_db.PostgresDialect(url, self.busy_timeout)
+        else:
+            self.path = Path(path) if path is not None else default_path()
+            self.shown = str(self.path)
+            self.dialect = journal_db.SqliteDialect(self.path, self.busy_timeout)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -295,11 +315,23 @@ class Journal:
             self.reconcile_fallback()
 
     @property
+    def shared(self) -> bool:
+        """Whether this journal is a database server shared by several machines (a farm)."""
+        return self.url is not None
+
+    @property
     def fallback_path(self) -> Path:
         return self.path.with_name(FALLBACK_NAME)
 
     def error(self, exc: BaseException, *, detail: str = "") -> JournalError:
         """The one-line error for a storage failure of this journal."""
+        if self.url is not None:
+            return JournalError(
+                f"The job journal {self.shown} is {server_problem(exc)}{detail}.",
+                path=self.shown,
+                hint="Check that the journal's PostgreSQL server runs and accepts this user and password "
+                f"({JOURNAL_URL_HINT}); nothing was sent to a provider.",
+            )
         problem = storage_problem(exc, self.path)
         hint = {
             "locked by another program": "Wait for the other program (another ComfyUI or ltx2) and try again.",
@@ -312,65 +344,36 @@ class Journal:
 
     # --- connections ------------------------------------------------------------------------
     @contextlib.contextmanager
-    def _connect(self, *, write: bool = False) -> Iterator[sqlite3.Connection]:
-        """One short-lived connection; a write holds the write lock from the start (BEGIN IMMEDIATE)
-        so read-modify-write sequences never interleave with another writer. Every sqlite or OS
-        failure becomes a ``JournalError`` naming the file."""
+    def _connect(self, *, write: bool = False) -> Iterator[Any]:
+        """One short-lived connection; a write holds the journal's one write lock from the start
+        (see ``api/journal_db.py``) so read-modify-write sequences never interleave with another
+        writer, on this machine or another. Every storage failure becomes a ``JournalError`` naming
+        the journal."""
         try:
-            conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
-        except (sqlite3.Error, OSError) as exc:
-            raise self.error(exc) from None
-        try:
-            conn.row_factory = sqlite3.Row
-            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
-            if write:
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    yield conn
-                except BaseException:
-                    with contextlib.suppress(sqlite3.Error):
-                        conn.execute("ROLLBACK")
-                    raise
-                conn.execute("COMMIT")
-            else:
+            with self.dialect.connect(write=write) as conn:
                 yield conn
-        except (sqlite3.Error, OSError) as exc:
+        except self.dialect.errors as exc:
             raise self.error(exc) from None
-        finally:
-            conn.close()
 
     def _init_schema(self) -> None:
-        with self._connect() as conn:
-            try:
-                enable_wal(conn, self.busy_timeout)
-            except sqlite3.Error as exc:
-                raise self.error(exc) from None
+        if isinstance(self.dialect, journal_db.SqliteDialect):
+            with self._connect() as conn:
+                try:
+                    enable_wal(conn, self.busy_timeout)
+                except sqlite3.Error as exc:
+                    raise self.error(exc) from None
         with self._connect(write=True) as conn:
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise ConfigError(
-                    f"The job journal at {self.path} was written by a newer version of LTX-2 API Nodes "
-                    f"(schema {version}, this version reads {SCHEMA_VERSION}).",
-                    hint="Update the pack, or point LTX2_DATA_DIR at another folder.",
-                )
-            if version < SCHEMA_VERSION:
-                for statement in filter(None, (s.strip() for s in _SCHEMA.split(";"))):
-                    conn.execute(statement)
-                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            present = {row[1] for row in conn.execute("PRAGMA table_info(jobs)")}
-            for name, kind in _ADDED_COLUMNS.items():
-                if name not in present:
-                    conn.execute(f"ALTER TABLE jobs ADD COLUMN {name} {kind}")
+            self.dialect.migrate(conn, f"at {self.shown}")
 
     # --- rows -------------------------------------------------------------------------------
     @staticmethod
-    def _record(row: sqlite3.Row) -> JobRecord:
+    def _record(row: Any) -> JobRecord:
         values = {name: row[name] for name in _COLUMNS}
         values["params"] = json.loads(values["params"] or "{}")
         values["state"] = RecordState(values["state"])
         return JobRecord(**values)
 
-    def _fetch(self, conn: sqlite3.Connection, record_id: str) -> JobRecord | None:
+    def _fetch(self, conn: Connection, record_id: str) -> JobRecord | None:
         row = conn.execute("SELECT * FROM jobs WHERE id = ?", (record_id,)).fetchone()
         return None if row is None else self._record(row)
 
@@ -389,7 +392,7 @@ class Journal:
             return redact_text(str(value))
         return value
 
-    def _insert(self, conn: sqlite3.Connection, record: JobRecord) -> None:
+    def _insert(self, conn: Connection, record: JobRecord) -> None:
         conn.execute(
             f"INSERT INTO jobs ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})",
             [self._stored(name, getattr(record, name)) for name in _COLUMNS],
@@ -425,7 +428,7 @@ class Journal:
             owner_seen=None if owner is None else now,
         )
 
-    def _write(self, conn: sqlite3.Connection, record_id: str, values: dict[str, Any]) -> JobRecord:
+    def _write(self, conn: Connection, record_id: str, values: dict[str, Any]) -> JobRecord:
         values = {name: self._stored(name, value) for name, value in values.items()}
         values["updated_at"] = time.time()
         assignments = ", ".join(f"{name} = ?" for name in values)
@@ -445,7 +448,7 @@ class Journal:
         base_url: str,
         cost: CostEstimate | None,
         owner: owners.Owner | None = None,
-        guard: Callable[[sqlite3.Connection], None] | None = None,
+        guard: Callable[[Connection], None] | None = None,
     ) -> JobRecord:
         """A PENDING row, written before anything is submitted (no claim checks: see ``claim``).
         ``guard(conn)`` runs in the same write transaction before the insert, as in ``claim``."""
@@ -467,7 +470,7 @@ class Journal:
         new_take: bool = False,
         skip: frozenset[str] = frozenset(),
         waited_for: frozenset[str] = frozenset(),
-        guard: Callable[[sqlite3.Connection], None] | None = None,
+        guard: Callable[[Connection], None] | None = None,
         owner: owners.Owner | None = None,
     ) -> Claim:
         """Claim ``req`` at ``base_url`` in one write transaction (BEGIN IMMEDIATE), before any submit.
@@ -560,7 +563,7 @@ class Journal:
         record_id: str,
         state: RecordState,
         *,
-        conn: sqlite3.Connection | None = None,
+        conn: Connection | None = None,
         **changes: Any,
     ) -> JobRecord:
         """Move a record to ``state`` (with other field changes) if ``api/jobstate.py``'s table allows
@@ -572,7 +575,7 @@ class Journal:
             raise TypeError(f"Journal.set_state: unknown or fixed fields {sorted(unknown)}")
         state = RecordState(state)
 
-        def apply(c: sqlite3.Connection) -> JobRecord:
+        def apply(c: Connection) -> JobRecord:
             current = self._fetch(c, record_id)
             if current is None:
                 raise KeyError(f"no journal record {record_id!r}")

@@ -26,7 +26,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from .journal import JobRecord, Journal, RecordState, default_path
+from .journal import JobRecord, Journal, RecordState, default_exists
+from .journal_db import Connection
 
 # The unit each provider's estimates are in (GMI Cloud and the LTX API bill in dollars, API in One in
 # credits). A provider missing here is taken as USD.
@@ -70,8 +71,9 @@ def died_mid_submit(record: JobRecord, now: float) -> bool:
 _COUNTED_SQL = "SELECT * FROM jobs WHERE created_at >= ? AND (provider_job_id IS NOT NULL OR state IN (?, ?))"
 
 
-def _records(conn: sqlite3.Connection, since: float) -> list[JobRecord]:
-    conn.row_factory = sqlite3.Row
+def _records(conn: Connection, since: float) -> list[JobRecord]:
+    if isinstance(conn, sqlite3.Connection):  # a caller's own connection reads rows by name too
+        conn.row_factory = sqlite3.Row
     args = (since, RecordState.UNCERTAIN.value, RecordState.PENDING.value)
     return [Journal._record(row) for row in conn.execute(_COUNTED_SQL, args).fetchall()]
 
@@ -127,7 +129,7 @@ def tally(records: Iterable[JobRecord], *, since: float, now: float) -> dict[str
     return out
 
 
-def committed(conn: sqlite3.Connection, unit: str, since: float, now: float) -> float:
+def committed(conn: Connection, unit: str, since: float, now: float) -> float:
     """Spent plus in flight, in ``unit``, since ``since``: what a new claim is checked against. Runs on
     the caller's connection, so inside the claim's write transaction it sees every committed claim."""
     return sum(
@@ -171,7 +173,7 @@ def spend(journal: Journal | None = None, *, now: float | None = None, create: b
     now = time.time() if now is None else now
     start_month, start_day = month_start(now), day_start(now)
     records: list[JobRecord] = []
-    if journal is not None or create or default_path().exists():
+    if journal is not None or create or default_exists():
         with (journal or Journal())._connect() as conn:  # a read: no write lock taken
             records = _records(conn, start_month)
     result = Spend(now=now)

@@ -10,7 +10,6 @@ import dataclasses
 import os
 import re
 import shutil
-import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -41,6 +40,7 @@ from .errors import (
 )
 from .jobstate import JobTracker
 from .journal import ClaimKind, JobRecord, Journal, RecordState, result_file_intact
+from .journal_db import Connection
 from .net.urlmedia import URL_PROBE_MAX_BYTES
 from .net.urlmedia import fetch_url_media as _fetch_url_media
 from .provenance import follow as follow_sidecar
@@ -86,7 +86,7 @@ class RunSettings:
     new_take: bool = False  # buy a new take, even over a claim whose process died mid-submit
     # Called inside the claim's write transaction before the record is inserted (budget guard); an
     # exception from it stops the run before anything is sent.
-    guard: Callable[[sqlite3.Connection], None] | None = None
+    guard: Callable[[Connection], None] | None = None
     on_claim: Callable[[str], None] | None = None  # told the journal id this run writes to
 
 

@@ -21,12 +21,11 @@ def report_unfinished_once() -> int | None:
             return None
         _reported = True
     try:
-        from ..api.journal import Journal, default_path
+        from ..api.journal import Journal, default_exists
 
-        path = default_path()
-        if not path.exists():
+        if not default_exists():
             return 0
-        unfinished = Journal(path).unfinished()
+        unfinished = Journal().unfinished()
     except Exception as exc:  # a journal problem must not stop a generation
         log.warning("LTX-2: the job journal cannot be read: %s", exc)
         return None

@@ -98,13 +98,13 @@ def job_view(record: Any, now: float) -> dict[str, Any]:
 
 
 def jobs_doc(*, state: str | None = None, provider: str | None = None, limit: int = 200) -> dict[str, Any]:
-    from ..api.journal import Journal, default_path
+    from ..api.journal import Journal, default_exists
     from ..api.providers import all_providers
 
     providers = {p.name: p.display_name for p in all_providers()}
-    path = default_path()
-    # The newest jobs only: the sidebar refreshes every few seconds, and old jobs are done with.
-    records = Journal(path).list(limit=SCAN_LIMIT) if path.exists() else []
+    # The newest jobs only (of every machine sharing the journal): the sidebar refreshes every few
+    # seconds, and old jobs are done with.
+    records = Journal().list(limit=SCAN_LIMIT) if default_exists() else []
     now = time.time()
     views = [job_view(r, now) for r in records]
     counts = {g: sum(1 for v in views if v["group"] == g) for g in GROUPS}
