@@ -72,3 +72,45 @@ def _forget_secrets_registered_by_the_test() -> Iterator[None]:
     before = set(redact._known_secrets)
     yield
     redact._known_secrets.intersection_update(before)
+
+
+# --- the journal's two backends -------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[object]:
+    """One real PostgreSQL server for the run (skips, saying why, where none can be started)."""
+    from pgserver import remove, start_server
+
+    server = start_server()
+    if isinstance(server, str):
+        pytest.skip(server)
+    yield server
+    remove(server)
+
+
+@pytest.fixture
+def pg_url(pg_server: object) -> str:
+    """The URL (with its password) of a new empty database on the session's server."""
+    return pg_server.new_database()  # type: ignore[attr-defined]
+
+
+@dataclasses.dataclass
+class JournalTarget:
+    """Where a contract test's journal lives: a SQLite file or a PostgreSQL database."""
+
+    backend: str
+    location: str
+    local: Path  # this machine's folder: the SQLite file, or a shared journal's fallback file
+
+    def open(self, **kw: object) -> object:
+        from ltx2_nodes.api.journal import Journal
+
+        if self.backend == "postgresql":
+            return Journal(self.local / "journal.sqlite3", url=self.location, **kw)  # type: ignore[arg-type]
+        return Journal(self.local / "journal.sqlite3", **kw)  # type: ignore[arg-type]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def journal_target(request: pytest.FixtureRequest, tmp_path: Path) -> JournalTarget:
+    if request.param == "postgresql":
+        return JournalTarget("postgresql", request.getfixturevalue("pg_url"), tmp_path)
+    return JournalTarget("sqlite", str(tmp_path / "journal.sqlite3"), tmp_path)

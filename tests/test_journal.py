@@ -8,8 +8,11 @@ import sqlite3
 import threading
 import uuid
 from pathlib import Path
+from urllib.parse import quote
 
+import pgserver
 import pytest
+from conftest import JournalTarget
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ltx2_nodes.api import journal as journal_module
@@ -52,8 +55,20 @@ def _result_fields(path: Path) -> dict[str, object]:
 
 
 @pytest.fixture
-def journal(tmp_path: Path) -> Journal:
+def journal(journal_target) -> Journal:
+    """The contract tests run against both backends: the SQLite file and a PostgreSQL database."""
+    return journal_target.open()
+
+
+@pytest.fixture
+def sqlite_journal(tmp_path: Path) -> Journal:
     return Journal(tmp_path / "journal.sqlite3")
+
+
+def _raw(journal: Journal, sql: str, args: tuple = ()) -> list:
+    """Rows as stored, read around the journal's own code."""
+    with journal._connect() as conn:
+        return conn.execute(sql, args).fetchall()
 
 
 def test_create_writes_pending_row_with_request_facts(journal: Journal) -> None:
@@ -174,13 +189,11 @@ def test_unfinished_lists_resumable_and_uncertain_only(journal: Journal) -> None
 
     # A PENDING row left behind by a process that died mid-submit is as uncertain as UNCERTAIN.
     stale = by_state[RecordState.PENDING]
-    conn = sqlite3.connect(journal.path)
-    with conn:
+    with journal._connect(write=True) as conn:
         conn.execute(
             "UPDATE jobs SET updated_at = updated_at - ? WHERE id = ?",
             (journal_module.STALE_PENDING_SECONDS + 1, stale.id),
         )
-    conn.close()
     assert stale.id in {r.id for r in journal.unfinished()}
 
 
@@ -216,7 +229,8 @@ def test_export_is_json_safe(journal: Journal) -> None:
     assert out["created"].endswith("+00:00")
 
 
-def test_schema_is_versioned_indexed_and_in_wal_mode(journal: Journal) -> None:
+def test_schema_is_versioned_indexed_and_in_wal_mode(sqlite_journal: Journal) -> None:
+    journal = sqlite_journal
     conn = sqlite3.connect(journal.path)
     try:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
@@ -254,7 +268,7 @@ def test_params_hold_no_bytes(journal: Journal) -> None:
     req = GenerationRequest(provider="gmi", mode=Mode.IMAGE_TO_VIDEO, prompt="p", image=image)
     rec = journal.get(journal.create(req, model=None, base_url=BASE, cost=None).id)
     assert rec.params["image"] == {"sha256": image.sha256(), "content_type": "image/png"}
-    raw = sqlite3.connect(journal.path).execute("SELECT params FROM jobs").fetchone()[0]
+    raw = _raw(journal, "SELECT params FROM jobs")[0][0]
     assert len(raw) < 1000 and "PNG" not in raw
 
 
@@ -285,9 +299,7 @@ def test_errors_holding_keys_are_stored_redacted(journal: Journal, token: str, f
 @given(token=_TOKEN)
 def test_key_like_text_in_a_prompt_never_reaches_the_file(journal: Journal, token: str) -> None:
     rec = journal.create(_req(prompt=f"use aio_{token} please"), model=None, base_url=BASE, cost=None)
-    raw = (
-        sqlite3.connect(journal.path).execute("SELECT params FROM jobs WHERE id = ?", (rec.id,)).fetchone()[0]
-    )
+    raw = _raw(journal, "SELECT params FROM jobs WHERE id = ?", (rec.id,))[0][0]
     assert token not in raw and "aio_***" in raw
 
 
@@ -296,8 +308,8 @@ def test_key_like_text_in_a_prompt_never_reaches_the_file(journal: Journal, toke
 WRITES = 25
 
 
-def _write_many(path: str, tag: str) -> None:
-    j = Journal(Path(path))
+def _write_many(target: JournalTarget, tag: str) -> None:
+    j = target.open()
     for i in range(WRITES):
         rec = j.create(_req(prompt=f"{tag}-{i}"), model=None, base_url=BASE, cost=None)
         _move(j, rec.id, provider_job_id=f"{tag}-{i}", state=RecordState.SUBMITTED)
@@ -312,14 +324,13 @@ def _check_all_written(j: Journal, tags: list[str]) -> None:
     assert all(r.result_path == f"/out/{r.provider_job_id}.mp4" for r in records)
 
 
-def test_concurrent_threads_lose_no_write(tmp_path: Path) -> None:
-    path = tmp_path / "threads.sqlite3"
-    Journal(path)
+def test_concurrent_threads_lose_no_write(journal_target: JournalTarget) -> None:
+    journal_target.open()
     errors: list[BaseException] = []
 
     def run(tag: str) -> None:
         try:
-            _write_many(str(path), tag)
+            _write_many(journal_target, tag)
         except BaseException as exc:
             errors.append(exc)
 
@@ -329,26 +340,44 @@ def test_concurrent_threads_lose_no_write(tmp_path: Path) -> None:
     for t in threads:
         t.join(60)
     assert not errors
-    _check_all_written(Journal(path), [f"t{n}" for n in range(6)])
+    _check_all_written(journal_target.open(), [f"t{n}" for n in range(6)])
 
 
-def test_two_processes_share_one_journal(tmp_path: Path) -> None:
-    path = tmp_path / "procs.sqlite3"  # created concurrently by both processes (schema init races too)
+def test_two_processes_share_one_journal(journal_target: JournalTarget) -> None:
+    # The journal is created concurrently by both processes (the schema's creation races too).
     ctx = multiprocessing.get_context("fork")
-    procs = [ctx.Process(target=_write_many, args=(str(path), f"p{n}")) for n in range(2)]
+    procs = [ctx.Process(target=_write_many, args=(journal_target, f"p{n}")) for n in range(2)]
     for p in procs:
         p.start()
     for p in procs:
         p.join(60)
     assert [p.exitcode for p in procs] == [0, 0]
-    _check_all_written(Journal(path), ["p0", "p1"])
+    _check_all_written(journal_target.open(), ["p0", "p1"])
 
 
 def test_record_fields_match_columns(journal: Journal) -> None:
     # Every JobRecord field is a column: adding a field without a migration would break reads.
-    conn = sqlite3.connect(journal.path)
-    try:
-        columns = [row[1] for row in conn.execute("PRAGMA table_info(jobs)")]
-    finally:
-        conn.close()
+    if journal.shared:
+        rows = _raw(
+            journal,
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'jobs' "
+            "AND column_name <> 'rowid' ORDER BY ordinal_position",
+        )
+        columns = [row[0] for row in rows]
+    else:
+        columns = [row[1] for row in _raw(journal, "PRAGMA table_info(jobs)")]
     assert columns == list(JobRecord.__dataclass_fields__)
+
+
+def test_a_shared_journal_is_versioned_and_a_newer_schema_is_refused(pg_url: str, tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.sqlite3", url=pg_url)
+    assert _raw(journal, "SELECT version FROM ltx2_schema") == [(SCHEMA_VERSION,)]
+    Journal(tmp_path / "j.sqlite3", url=pg_url)  # reopening keeps it, one version row
+    assert _raw(journal, "SELECT count(*) FROM ltx2_schema") == [(1,)]
+    with journal._connect(write=True) as conn:
+        conn.execute("UPDATE ltx2_schema SET version = ?", (SCHEMA_VERSION + 1,))
+    with pytest.raises(ConfigError) as info:
+        Journal(tmp_path / "j.sqlite3", url=pg_url)
+    text = str(info.value)
+    assert "newer version" in text and "127.0.0.1" in text
+    assert pgserver.PASSWORD not in text and quote(pgserver.PASSWORD, safe="") not in text
