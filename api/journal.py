@@ -143,6 +143,13 @@ class JobRecord:
     def orphaned(self) -> bool:
         return self.is_orphan()
 
+    @property
+    def worker(self) -> str | None:
+        """The process that claimed this record, as "host pid N" (several machines may share a journal)."""
+        if self.owner_host is None and self.owner_pid is None:
+            return None
+        return f"{self.owner_host or '?'} pid {self.owner_pid if self.owner_pid is not None else '?'}"
+
 
 _COLUMNS = [f.name for f in fields(JobRecord)]
 _OWNER_COLUMNS = ("owner_host", "owner_pid", "owner_started", "owner_token", "owner_seen")

@@ -1,7 +1,8 @@
 """Who holds a claim in the job journal, and whether that process still lives.
 
 A claim records the host name, the pid, the process start time (so a reused pid is told apart) and
-a random token of the process, plus a heartbeat the live owner refreshes. On the same host a dead
+a random token of the process, plus a heartbeat the live owner refreshes. The host name can be set
+(``LTX2_WORKER_NAME``) for workers of a farm that share one, such as containers. On the same host a dead
 owner is known at once (its pid is gone or belongs to a younger process); elsewhere, or where the
 start time cannot be read, a heartbeat older than the lease means it is gone.
 """
@@ -13,6 +14,7 @@ import socket
 import uuid
 from dataclasses import dataclass
 
+WORKER_NAME_ENV = "LTX2_WORKER_NAME"  # the host name a claim records (default: this machine's)
 LEASE_SECONDS = 90.0  # a live owner refreshes its heartbeat far more often than this
 HEARTBEAT_SECONDS = 15.0
 
@@ -80,7 +82,7 @@ def current() -> Owner:
     pid = os.getpid()
     if _current is None or _current.pid != pid:
         _current = Owner(
-            host=socket.gethostname() or "localhost",
+            host=os.environ.get(WORKER_NAME_ENV, "").strip()[:200] or socket.gethostname() or "localhost",
             pid=pid,
             started=process_start_time(pid),
             token=uuid.uuid4().hex,

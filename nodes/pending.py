@@ -39,11 +39,12 @@ def report_unfinished_once() -> int | None:
     for record in unfinished:
         if not record.resumable:
             log.warning(
-                "LTX-2: job %s (%s %s) may have been billed: its submit got no answer%s. Check "
+                "LTX-2: job %s (%s %s, worker %s) may have been billed: its submit got no answer%s. Check "
                 "`ltx2 jobs show %s` and the provider's dashboard; set force_rerun to buy a new take.",
                 record.id,
                 record.provider,
                 record.mode,
+                record.worker or "unknown",
                 " (the process sending it stopped)" if record.orphaned else "",
                 record.id,
             )

@@ -93,6 +93,7 @@ def job_view(record: Any, now: float) -> dict[str, Any]:
         "collecting": record.id in _collecting,
         "collect_error": _collect_errors.get(record.id),
         "can_collect": group == "uncollected" and record.id not in _collecting,
+        "worker": record.worker,
     }
     return redact(view)
 

@@ -17,7 +17,7 @@ from .table import text_table
 
 _LIST_LIMIT = 20
 _ALL_LIMIT = 0  # the journal's 'no limit'
-_HEADERS = ("id", "created", "provider", "mode", "model", "state", "provider id", "cost", "file")
+_HEADERS = ("id", "created", "provider", "mode", "model", "state", "provider id", "cost", "file", "worker")
 
 
 def _when(ts: float) -> str:
@@ -54,6 +54,7 @@ def record_row(record: JobRecord) -> list[str]:
         record.provider_job_id or "-",
         _cost(record),
         Path(record.result_path).name if record.result_path else "-",
+        record.worker or "-",
     ]
 
 
@@ -64,6 +65,7 @@ def record_doc(journal: Journal, record: JobRecord) -> dict[str, Any]:
     if doc.get("video_url"):
         doc["video_url"] = redact_text(doc["video_url"])
     doc["billing"] = billing(record)
+    doc["worker"] = record.worker
     return doc
 
 
@@ -86,7 +88,7 @@ def _unfinished_note(unfinished: list[JobRecord]) -> str:
     for record in maybe:
         lines.append(
             f"Job {record.id} may have been billed: its submit to {record.provider} got no answer"
-            f"{' (the process sending it stopped)' if record.orphaned else ''}. Check 'ltx2 jobs show "
+            f"{f' (the process sending it, {record.worker}, stopped)' if record.orphaned else ''}. Check 'ltx2 jobs show "
             f"{record.id}' and the provider's dashboard; run it again with --new-take only if it is not there."
         )
     return "\n".join(lines)

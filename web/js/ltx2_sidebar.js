@@ -151,7 +151,7 @@ export function renderSidebar(container, deps) {
           "div",
           { class: "ltx2-row", "data-ltx2-job": job.id, "data-ltx2-group": job.group },
           h("div", {}, h("span", { class: `ltx2-tag ${job.group}`, text: info.label }), " ", h("b", { text: info.title })),
-          h("div", { class: "ltx2-muted", text: `${when} · ${info.cost}${job.prompt ? ` · “${job.prompt}”` : ""}` }),
+          h("div", { class: "ltx2-muted", text: `${when} · ${info.cost}${job.worker ? ` · ${job.worker}` : ""}${job.prompt ? ` · “${job.prompt}”` : ""}` }),
           h("div", { class: "ltx2-muted", "data-ltx2": "detail", text: info.detail }),
         );
         if (job.group === "done" && job.preview && deps.viewUrl) {
