@@ -34,12 +34,24 @@ def _base_url(provider: str, profile: str | None) -> str:
         return f"unreadable ({type(exc).__name__})"
 
 
+def _journal() -> str:
+    """The shared journal's URL without its password, or the embedded file."""
+    try:
+        shared = config.journal_url()
+    except Exception as exc:  # a broken setting should not hide the rest of the report
+        return f"unreadable ({redact_text(str(exc))})"
+    if shared is None:
+        return f"{config.data_dir() / 'journal.sqlite3'}  (this machine only)"
+    return f"{shared.shown}  (shared, from {shared.source})"
+
+
 def cmd_show(profile: str | None) -> int:
     print(
         f"config file: {config.config_path()}"
         + ("  (from LTX2_CONFIG)" if os.environ.get("LTX2_CONFIG") else "")
     )
     print(f"data folder: {config.data_dir()}  (journal, caches)")
+    print(f"job journal: {_journal()}")
     if profile:
         print(f"profile:     {profile}")
     print()

@@ -1,0 +1,182 @@
+"""A farm: "machines" are real ``ltx2`` processes with their own data folders, config files and home
+directories that share nothing but ``LTX2_JOURNAL_URL`` (a real PostgreSQL server), against the real
+emulator over loopback. Equal requests pay once; a worker killed mid-submit is reported to the others
+as maybe billed and never resubmitted silently; a budget holds across workers; an unreachable or
+refusing journal stops a request before any paid submit; a job id accepted while the journal's server
+was gone is kept locally and reconciled on the next start; the password never shows."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+import pgserver
+import pytest
+from ltx2_nodes.api.emulator import Fault, RunningEmulator
+from ltx2_nodes.api.journal import Journal, RecordState
+from ltx2_nodes.api.media.probe import probe
+from ltx2_nodes.api.owner import LEASE_SECONDS
+from test_money_claims import CLI, generate_args, wait_for_submit
+
+
+def machine(tmp: Path, name: str, emulator: RunningEmulator, url: str, **extra: str) -> dict[str, str]:
+    """The environment of one worker: its own folders, the shared journal, the emulator's keys."""
+    home = tmp / name
+    home.mkdir(parents=True, exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if not (k.endswith("_API_KEY") or k.startswith("LTX2_"))}
+    env.update(
+        HOME=str(home),
+        LTX2_DATA_DIR=str(home / "data"),
+        LTX2_CONFIG=str(home / "config.json"),
+        LTX2_JOURNAL_URL=url,
+        LTX2_WORKER_NAME=name,
+        **emulator.env(),
+        **extra,
+    )
+    return env
+
+
+def ltx2(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*CLI, *args], env=env, capture_output=True, text=True, timeout=120, check=False)
+
+
+def no_password(text: str) -> None:
+    assert pgserver.PASSWORD not in text and quote(pgserver.PASSWORD, safe="") not in text
+
+
+@pytest.fixture(autouse=True)
+def _small_renders(emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(emulator.emulator.config, "max_render_side", 64)
+
+
+def test_two_workers_racing_the_same_request_pay_once_and_both_get_the_video(
+    emulator: RunningEmulator, tmp_path: Path, pg_url: str
+) -> None:
+    emulator.emulator.add_fault(Fault(provider="gmi", op="submit", kind="delay", delay=1.5))
+    envs = [machine(tmp_path, name, emulator, pg_url) for name in ("worker-a", "worker-b")]
+    outs = [tmp_path / "a.mp4", tmp_path / "b.mp4"]
+    procs = [
+        subprocess.Popen(
+            generate_args("gmi", out), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for out, env in zip(outs, envs, strict=True)
+    ]
+    results = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], results
+    assert emulator.emulator.submit_requests["gmi"] == 1 and emulator.emulator.jobs_created["gmi"] == 1
+    for out in outs:
+        assert probe(out).width
+    assert outs[0].read_bytes() == outs[1].read_bytes()
+    for env in envs:  # each worker sees the one job in the shared journal
+        jobs = json.loads(ltx2("jobs", "list", "--all", "--json", env=env).stdout)
+        assert [j["state"] for j in jobs] == ["downloaded"]
+        assert jobs[0]["worker"].split(" pid ")[0] in ("worker-a", "worker-b")
+    for stdout, stderr in results:
+        no_password(stdout + stderr)
+
+
+def test_a_worker_killed_mid_submit_is_reported_to_the_others_and_never_resubmitted(
+    emulator: RunningEmulator, tmp_path: Path, pg_url: str
+) -> None:
+    emulator.emulator.add_fault(
+        Fault(provider="gmi", op="submit", kind="delay", delay=8.0, after_accept=True)
+    )
+    env_a = machine(tmp_path, "worker-a", emulator, pg_url)
+    env_b = machine(tmp_path, "worker-b", emulator, pg_url)
+    first = subprocess.Popen(
+        generate_args("gmi", tmp_path / "a.mp4"), env=env_a, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    try:
+        wait_for_submit(emulator, "gmi", first)
+        first.send_signal(signal.SIGKILL)
+    finally:
+        if first.poll() is None:
+            first.kill()
+        first.wait(30)
+    journal = Journal(tmp_path / "reader.sqlite3", url=pg_url)
+    [record] = journal.list(limit=0)
+    assert record.state is RecordState.PENDING and record.owner_host == "worker-a"
+    # On another host only the lease tells: while the heartbeat is fresh, worker B waits for the claim
+    # rather than buying again; once the lease has run out it is a dead worker's claim.
+    assert not record.orphaned  # worker-a's pid cannot be probed from "another host"
+    with journal._connect(write=True) as conn:
+        conn.execute(
+            "UPDATE jobs SET owner_seen = owner_seen - ? WHERE id = ?", (LEASE_SECONDS + 5, record.id)
+        )
+    assert journal.get(record.id).orphaned
+
+    overview = ltx2("jobs", env=env_b)
+    assert overview.returncode == 0, overview.stderr
+    assert f"Job {record.id} may have been billed" in overview.stdout
+    assert f"worker-a pid {first.pid}" in overview.stdout
+    again = subprocess.run(
+        generate_args("gmi", tmp_path / "b.mp4"), env=env_b, capture_output=True, text=True, timeout=120
+    )
+    errors = [line for line in again.stderr.splitlines() if line.startswith("ltx2: error:")]
+    assert again.returncode == 1 and len(errors) == 1 and record.id in errors[0], again.stderr
+    assert emulator.emulator.submit_requests["gmi"] == 1 and not (tmp_path / "b.mp4").exists()
+    no_password(overview.stdout + overview.stderr + again.stdout + again.stderr)
+
+
+def test_a_budget_at_its_cap_holds_across_two_workers(
+    emulator: RunningEmulator, tmp_path: Path, pg_url: str
+) -> None:
+    # Room for one job ($0.36) a day; the two workers ask for different takes at the same moment.
+    cap = {"LTX2_BUDGET_DAILY_USD": "0.50"}
+    emulator.emulator.add_fault(Fault(provider="gmi", op="submit", kind="delay", delay=1.0))
+    envs = [machine(tmp_path, name, emulator, pg_url, **cap) for name in ("worker-a", "worker-b")]
+    procs = [
+        subprocess.Popen(
+            [*generate_args("gmi", tmp_path / f"{n}.mp4"), "--seed", str(20 + n)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for n, env in enumerate(envs)
+    ]
+    results = [p.communicate(timeout=120) for p in procs]
+    assert sorted(p.returncode for p in procs) == [0, 1], results
+    assert emulator.emulator.submit_requests["gmi"] == 1
+    refused = next(err for p, (_, err) in zip(procs, results, strict=True) if p.returncode == 1)
+    assert "budget" in refused and "Nothing was sent" in refused and "Traceback" not in refused
+
+
+def test_an_unreachable_or_refusing_journal_stops_the_request_before_any_submit(
+    emulator: RunningEmulator, tmp_path: Path, pg_server: pgserver.PgServer, pg_url: str
+) -> None:
+    wrong = pg_url.replace(quote(pgserver.PASSWORD, safe=""), "not-the-password")
+    closed = pg_server.url(password=pgserver.PASSWORD).replace(
+        f":{pg_server.port}/", f":{pgserver._free_port()}/"
+    )
+    for url, problem in ((wrong, "authentication failed"), (closed, "unreachable")):
+        env = machine(tmp_path, "worker-a", emulator, url)
+        run = subprocess.run(
+            generate_args("gmi", tmp_path / "a.mp4"), env=env, capture_output=True, text=True, timeout=120
+        )
+        errors = [line for line in run.stderr.splitlines() if line.startswith("ltx2: error:")]
+        assert run.returncode != 0 and len(errors) == 1, run.stderr
+        assert "The job journal postgresql://ltx2farm:***@127.0.0.1:" in errors[0] and problem in errors[0]
+        assert "Traceback" not in run.stderr
+        no_password(run.stdout + run.stderr)
+    assert emulator.emulator.submit_requests["gmi"] == 0
+
+
+def test_config_show_names_the_journal_without_its_password(tmp_path: Path, pg_url: str, emulator) -> None:
+    env = machine(tmp_path, "worker-a", emulator, pg_url)
+    shown = ltx2("config", "show", env=env)
+    assert shown.returncode == 0, shown.stderr
+    assert "postgresql://ltx2farm:***@127.0.0.1:" in shown.stdout
+    no_password(shown.stdout + shown.stderr)
+
+
+def wait_for(predicate, what: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)
