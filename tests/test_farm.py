@@ -7,20 +7,26 @@ was gone is kept locally and reconciled on the next start; the password never sh
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
 import pgserver
 import pytest
+from ltx2_nodes.api import jobstate, runner
+from ltx2_nodes.api.client import RetryPolicy
 from ltx2_nodes.api.emulator import Fault, RunningEmulator
+from ltx2_nodes.api.errors import JournalError
 from ltx2_nodes.api.journal import Journal, RecordState
 from ltx2_nodes.api.media.probe import probe
 from ltx2_nodes.api.owner import LEASE_SECONDS
+from ltx2_nodes.api.types import GenerationRequest, Mode
 from test_money_claims import CLI, generate_args, wait_for_submit
 
 
@@ -180,3 +186,75 @@ def wait_for(predicate, what: str, timeout: float = 60) -> None:
     while not predicate():
         assert time.monotonic() < deadline, what
         time.sleep(0.05)
+
+
+@pytest.fixture
+def own_server() -> Iterator[pgserver.PgServer]:
+    """A server of this test's own, to stop and start again."""
+    server = pgserver.start_server()
+    if isinstance(server, str):
+        pytest.skip(server)
+    yield server
+    pgserver.remove(server)
+
+
+def _request(seed: int) -> GenerationRequest:
+    return GenerationRequest(
+        provider="gmi",
+        mode=Mode.TEXT_TO_VIDEO,
+        prompt="a farm",
+        duration=6,
+        resolution="1920x1080",
+        fps=25,
+        seed=seed,
+    )
+
+
+async def test_the_journal_server_stopped_before_a_submit_and_after_acceptance(
+    emu_env: RunningEmulator, tmp_path: Path, own_server: pgserver.PgServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(jobstate, "ACCEPT_RETRY_DELAYS", (0.05, 0.05))
+    url = own_server.new_database()
+    local = tmp_path / "local" / "journal.sqlite3"
+    journal = Journal(local, url=url)
+    settings = runner.RunSettings(
+        output_dir=tmp_path / "out", journal=journal, poll_interval=0.05, retry=RetryPolicy(base_delay=0.05)
+    )
+
+    # Stopped before the submit: refused in one line naming the journal, nothing sent.
+    await asyncio.to_thread(own_server.stop)
+    with pytest.raises(JournalError) as before:
+        await runner.generate(_request(1), settings)
+    assert "postgresql://ltx2farm:***@127.0.0.1" in str(before.value) and "unreachable" in str(before.value)
+    assert "\n" not in str(before.value) and not before.value.billed
+    assert emu_env.emulator.submit_requests["gmi"] == 0
+    no_password(str(before.value) + str(before.value.hint or ""))
+    await asyncio.to_thread(own_server.start)
+
+    # Stopped after the provider accepted the job: the id is kept on this machine, never lost.
+    emu_env.emulator.add_fault(Fault(provider="gmi", op="submit", kind="delay", delay=2.0, after_accept=True))
+    run = asyncio.create_task(runner.generate(_request(2), settings))
+    while emu_env.emulator.jobs_created["gmi"] == 0:  # accepted; its answer is still on the way
+        assert not run.done(), run.exception()
+        await asyncio.sleep(0.02)
+    await asyncio.to_thread(own_server.stop)
+    with pytest.raises(JournalError) as during:
+        await run
+    [job_id] = emu_env.emulator.jobs
+    text = str(during.value)
+    assert job_id in text and str(journal.fallback_path) in text and during.value.billed
+    no_password(text)
+    assert job_id in journal.fallback_path.read_text()
+
+    # The next start reconciles the kept id into the shared journal; any worker can then collect it.
+    await asyncio.to_thread(own_server.start)
+    Journal(local, url=url)
+    assert not journal.fallback_path.exists()
+    other = Journal(tmp_path / "other" / "journal.sqlite3", url=url)
+    [record] = [r for r in other.list(limit=0) if r.provider_job_id]
+    assert record.provider_job_id == job_id and record.resumable
+    again = runner.RunSettings(
+        output_dir=tmp_path / "other-out", journal=other, poll_interval=0.05, poll_timeout=60
+    )
+    result = await runner.generate(_request(2), again)
+    assert probe(result.path).width and emu_env.emulator.submit_requests["gmi"] == 1
