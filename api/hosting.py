@@ -31,15 +31,13 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from .errors import HostingError, InvalidInputError
 from .types import GenerationRequest, MediaInput
 
 if TYPE_CHECKING:
-    import sqlite3
-
     from .client import ProviderClient
     from .config import S3Settings
     from .providers.base import Provider
@@ -66,18 +64,31 @@ CREATE TABLE IF NOT EXISTS hosted (
 
 
 class HostingCache:
-    """sqlite file: (provider, base_url, method, sha256) -> (uri, expires_at).
+    """(provider, base_url, method, sha256) -> (uri, expires_at), in a sqlite file in the data folder,
+    or in the shared journal's PostgreSQL database when a farm has one (``LTX2_JOURNAL_URL``), so a
+    file hosted by one worker is reused by the others.
 
-    One short-lived connection per operation with WAL and a busy timeout: safe to share across
-    threads and between processes (several ComfyUI workers, the CLI)."""
+    One short-lived connection per operation (with WAL and a busy timeout on SQLite): safe to share
+    across threads and between processes (several ComfyUI workers, the CLI)."""
 
-    def __init__(self, path: Path | None = None) -> None:
-        if path is None:
-            from .config import data_dir
+    def __init__(self, path: Path | None = None, *, url: str | None = None) -> None:
+        from . import journal_db
 
+        if path is None and url is None:
+            from .config import data_dir, journal_url
+
+            shared = journal_url()
+            url = None if shared is None else shared.url
             path = data_dir() / "hosting-cache.sqlite3"
+        self.url = url
+        self._pg = journal_db.PostgresDialect(url, _BUSY_TIMEOUT) if url is not None else None
+        if self._pg is not None:
+            with self._connect() as db:
+                db.execute(_SCHEMA.replace("REAL", "DOUBLE PRECISION"))
+            return
         from .journal import enable_wal
 
+        assert path is not None
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as db:
@@ -85,7 +96,23 @@ class HostingCache:
             db.execute(_SCHEMA)
 
     @contextlib.contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
+    def _connect(self) -> Iterator[Any]:
+        if self._pg is not None:
+            from .config import _url_without_password
+            from .errors import JournalError
+
+            try:
+                with self._pg.connect(write=False) as conn, conn.raw.transaction():
+                    yield conn
+            except self._pg.errors as exc:
+                from .journal import server_problem
+
+                raise JournalError(
+                    f"The hosting cache in the job journal {_url_without_password(self.url or '')} is "
+                    f"{server_problem(exc)}.",
+                    hint="Check that the journal's PostgreSQL server runs.",
+                ) from None
+            return
         import sqlite3
 
         db = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT)
@@ -133,8 +160,9 @@ class HostingCache:
             return
         with self._connect() as db:
             db.execute(
-                "INSERT OR REPLACE INTO hosted (provider, base_url, method, sha256, uri, expires_at, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO hosted (provider, base_url, method, sha256, uri, expires_at, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (provider, base_url, method, sha256) DO UPDATE "
+                "SET uri = excluded.uri, expires_at = excluded.expires_at, created_at = excluded.created_at",
                 (provider, base_url, method, sha256, uri, expires_at, time.time()),
             )
 

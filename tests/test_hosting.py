@@ -61,8 +61,16 @@ def uploads(emulator) -> int:
 # --- upload flow and cache -------------------------------------------------------------------------------
 
 
-async def test_upload_flow_and_cache_hit(emulator, tmp_path: Path) -> None:
-    cache = HostingCache(tmp_path / "cache.sqlite3")
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_cache(request: pytest.FixtureRequest, tmp_path: Path) -> HostingCache:
+    """The hosting cache on both backends: a SQLite file, or a farm's shared journal database."""
+    if request.param == "postgresql":
+        return HostingCache(url=request.getfixturevalue("pg_url"))
+    return HostingCache(tmp_path / "cache.sqlite3")
+
+
+async def test_upload_flow_and_cache_hit(emulator, any_cache: HostingCache) -> None:
+    cache = any_cache
     media = png()
     async with client_for(emulator) as client:
         uri = await host_media(media, client, "upload", cache)
@@ -90,8 +98,8 @@ async def test_ltx_upload_flow_with_required_headers(emulator, tmp_path: Path) -
     assert "Authorization" not in put.headers  # the storage PUT never carries the key
 
 
-async def test_cache_is_per_content_and_base_url(emulator, tmp_path: Path) -> None:
-    cache = HostingCache(tmp_path / "cache.sqlite3")
+async def test_cache_is_per_content_and_base_url(emulator, any_cache: HostingCache) -> None:
+    cache = any_cache
     async with client_for(emulator) as client:
         first = await host_media(png((1, 2, 3)), client, "upload", cache)
         second = await host_media(png((4, 5, 6)), client, "upload", cache)
