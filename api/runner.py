@@ -573,6 +573,17 @@ async def generate(req: GenerationRequest, settings: RunSettings) -> GenerationR
                 return _result(
                     record, path, cost=None, timings={"total": progress.elapsed()}, from_cache=True
                 )
+            if _on_another_worker(journal, record):
+                # A farm: the video is on another worker's disk. The provider still keeps the job, so
+                # download it again rather than buy it again.
+                progress(
+                    "queued",
+                    f"An equal request was collected by {record.worker}; downloading its video again "
+                    f"from {provider.display_name} (job {record.provider_job_id}, nothing more is billed)",
+                )
+                return await _resume_record(
+                    record, dataclasses.replace(settings, journal=journal, api_key=key)
+                )
             skip.add(record.id)  # gone or replaced by another file: not this request's video
             continue
         if claim.kind is ClaimKind.COLLECT:
@@ -708,6 +719,16 @@ def _name_the_job(exc: LTX2Error, record_id: str) -> None:
     exc.message = exc.message.replace(_RESUME_PLACEHOLDER, command)
     exc.hint = exc.hint.replace(_RESUME_PLACEHOLDER, command)
     exc.args = (exc.message,)
+
+
+def _on_another_worker(journal: Journal, record: JobRecord) -> bool:
+    """A downloaded record of a shared journal whose file another machine wrote (so it is not here)."""
+    return (
+        journal.shared
+        and record.provider_job_id is not None
+        and record.owner_host is not None
+        and record.owner_host != owners.current().host
+    )
 
 
 async def resume(ident: str, settings: RunSettings) -> GenerationResult:

@@ -258,3 +258,39 @@ async def test_the_journal_server_stopped_before_a_submit_and_after_acceptance(
     )
     result = await runner.generate(_request(2), again)
     assert probe(result.path).width and emu_env.emulator.submit_requests["gmi"] == 1
+
+
+def test_any_worker_collects_a_job_another_worker_accepted_or_downloaded(
+    emulator: RunningEmulator, tmp_path: Path, pg_url: str
+) -> None:
+    env_a = machine(tmp_path, "worker-a", emulator, pg_url)
+    env_b = machine(tmp_path, "worker-b", emulator, pg_url)
+    # Worker A's job is accepted, then A dies while the provider renders it.
+    emulator.emulator.config.processing_seconds = 5.0
+    first = subprocess.Popen(
+        generate_args("gmi", tmp_path / "a.mp4"), env=env_a, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    journal = Journal(tmp_path / "reader.sqlite3", url=pg_url)
+    try:
+        wait_for(
+            lambda: any(r.provider_job_id for r in journal.list(limit=0)), "worker A's job was never accepted"
+        )
+        first.send_signal(signal.SIGKILL)
+    finally:
+        if first.poll() is None:
+            first.kill()
+        first.wait(30)
+    [record] = journal.list(limit=0)
+    resumed = ltx2("jobs", "resume", record.id, "-o", str(tmp_path / "b.mp4"), env=env_b)
+    assert resumed.returncode == 0, resumed.stderr
+    assert probe(tmp_path / "b.mp4").width and emulator.emulator.submit_requests["gmi"] == 1
+    assert journal.get(record.id).owner_host == "worker-b"
+
+    # The video is on B's disk only: the same request on A downloads it again from the provider.
+    (tmp_path / "b.mp4").rename(tmp_path / "elsewhere.mp4")
+    again = subprocess.run(
+        generate_args("gmi", tmp_path / "a2.mp4"), env=env_a, capture_output=True, text=True, timeout=120
+    )
+    assert again.returncode == 0, again.stderr
+    assert probe(tmp_path / "a2.mp4").width and emulator.emulator.submit_requests["gmi"] == 1
+    assert "worker-b" in again.stdout + again.stderr
