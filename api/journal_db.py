@@ -66,6 +66,10 @@ class PgConnection:
     def execute(self, sql: str, args: Sequence[Any] = ()) -> Any:
         return self.raw.execute(_pg_sql(sql), list(args))
 
+    @property
+    def in_transaction(self) -> bool:
+        return self.raw.info.transaction_status != self.raw.info.transaction_status.IDLE
+
 
 def _row_factory(cursor: Any) -> Any:
     names = {d.name: i for i, d in enumerate(cursor.description or ())}

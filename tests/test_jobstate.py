@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +14,7 @@ from ltx2_nodes.api import owner as owners
 from ltx2_nodes.api.errors import AuthError, ProviderError, SubmitUncertainError
 from ltx2_nodes.api.jobstate import ALLOWED, IllegalTransition, billing, submit_refused
 from ltx2_nodes.api.journal import PREPARING, ClaimKind, Journal, RecordState
+from ltx2_nodes.api.journal_db import Connection
 from ltx2_nodes.api.types import GenerationRequest, Mode
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -136,18 +136,18 @@ def test_owner_liveness_is_known_at_once() -> None:
 # --- the claim ---------------------------------------------------------------------------------------
 
 
-def test_the_guard_runs_inside_the_claim_before_the_insert(tmp_path: Path) -> None:
-    journal = Journal(tmp_path / "j.sqlite3")
+def test_the_guard_runs_inside_the_claim_before_the_insert(journal_target) -> None:
+    journal = journal_target.open()
     seen: list[int] = []
 
-    def guard(conn: sqlite3.Connection) -> None:
+    def guard(conn: Connection) -> None:
         assert conn.in_transaction
         seen.append(conn.execute("SELECT count(*) FROM jobs").fetchone()[0])
 
     claim = _claim(journal, guard=guard)
     assert claim.kind is ClaimKind.NEW and seen == [0]
 
-    def refuse(conn: sqlite3.Connection) -> None:
+    def refuse(conn: Connection) -> None:
         raise RuntimeError("over budget")
 
     with pytest.raises(RuntimeError):
@@ -155,19 +155,17 @@ def test_the_guard_runs_inside_the_claim_before_the_insert(tmp_path: Path) -> No
     assert len(journal.list(limit=0)) == 1, "a refused claim inserts nothing"
 
 
-def test_a_live_claim_is_waited_for_and_a_dead_one_refused(tmp_path: Path) -> None:
-    journal = Journal(tmp_path / "j.sqlite3")
+def test_a_live_claim_is_waited_for_and_a_dead_one_refused(journal_target) -> None:
+    journal = journal_target.open()
     first = _claim(journal)
     assert _claim(journal).kind is ClaimKind.WAIT  # this process holds it: still alive
     journal.update(first.record.id, raw_status="sending")
     dead = _dead_owner()
-    conn = sqlite3.connect(journal.path)
-    with conn:
+    with journal._connect(write=True) as conn:
         conn.execute(
             "UPDATE jobs SET owner_pid = ?, owner_token = ?, owner_started = ? WHERE id = ?",
             (dead.pid, dead.token, dead.started, first.record.id),
         )
-    conn.close()
     orphan = _claim(journal)
     assert orphan.kind is ClaimKind.ORPHANED and orphan.record.id == first.record.id
     assert _claim(journal, reuse=False).kind is ClaimKind.ORPHANED, "no cache setting resends it"
@@ -176,39 +174,42 @@ def test_a_live_claim_is_waited_for_and_a_dead_one_refused(tmp_path: Path) -> No
     assert fresh.kind is ClaimKind.NEW and journal.get(first.record.id).state is S.UNCERTAIN
 
 
-def test_a_dead_claim_that_never_sent_its_submit_is_closed_as_refused(tmp_path: Path) -> None:
-    journal = Journal(tmp_path / "j.sqlite3")
+def test_a_dead_claim_that_never_sent_its_submit_is_closed_as_refused(journal_target) -> None:
+    journal = journal_target.open()
     first = _claim(journal)
     assert first.record.raw_status == PREPARING
     dead = _dead_owner()
-    conn = sqlite3.connect(journal.path)
-    with conn:
+    with journal._connect(write=True) as conn:
         conn.execute(
             "UPDATE jobs SET owner_pid = ?, owner_token = ? WHERE id = ?",
             (dead.pid, dead.token, first.record.id),
         )
-    conn.close()
     assert journal.unfinished() == []
     assert _claim(journal).kind is ClaimKind.NEW
     assert journal.get(first.record.id).state is S.REJECTED
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_the_startup_report_names_a_maybe_billed_claim_at_once(
-    isolated_env: Path, caplog: pytest.LogCaptureFixture
+    isolated_env: Path,
+    caplog: pytest.LogCaptureFixture,
+    backend: str,
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from ltx2_nodes.nodes import pending
 
+    if backend == "postgresql":  # a farm: the report lists every worker's claims
+        monkeypatch.setenv("LTX2_JOURNAL_URL", request.getfixturevalue("pg_url"))
     journal = Journal()
     claim = _claim(journal)
     journal.update(claim.record.id, raw_status="sending")
     dead = _dead_owner()
-    conn = sqlite3.connect(journal.path)
-    with conn:
+    with journal._connect(write=True) as conn:
         conn.execute(
             "UPDATE jobs SET owner_pid = ?, owner_token = ? WHERE id = ?",
             (dead.pid, dead.token, claim.record.id),
         )
-    conn.close()
     pending.reset()
     try:
         with caplog.at_level("WARNING", logger="ltx2_nodes"):
@@ -217,6 +218,7 @@ def test_the_startup_report_names_a_maybe_billed_claim_at_once(
         pending.reset()
     assert f"job {claim.record.id}" in caplog.text and "may have been billed" in caplog.text
     assert "force_rerun" in caplog.text
+    assert f"worker {dead.host} pid {dead.pid}" in caplog.text
 
 
 def test_force_rerun_is_the_node_s_way_to_buy_a_new_take(isolated_env: Path) -> None:
