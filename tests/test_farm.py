@@ -26,7 +26,7 @@ from ltx2_nodes.api.errors import JournalError
 from ltx2_nodes.api.journal import Journal, RecordState
 from ltx2_nodes.api.media.probe import probe
 from ltx2_nodes.api.owner import LEASE_SECONDS
-from ltx2_nodes.api.types import GenerationRequest, Mode
+from ltx2_nodes.api.types import GenerationRequest, Mode, SubmittedJob
 from test_money_claims import CLI, generate_args, wait_for_submit
 
 
@@ -294,3 +294,24 @@ def test_any_worker_collects_a_job_another_worker_accepted_or_downloaded(
     assert again.returncode == 0, again.stderr
     assert probe(tmp_path / "a2.mp4").width and emulator.emulator.submit_requests["gmi"] == 1
     assert "worker-b" in again.stdout + again.stderr
+
+
+def test_the_sidebar_and_jobs_list_name_every_worker_s_jobs(
+    isolated_env: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch, emulator: RunningEmulator
+) -> None:
+    from ltx2_nodes.api import owner as owners
+    from ltx2_nodes.nodes import sidebar
+
+    monkeypatch.setenv("LTX2_JOURNAL_URL", pg_url)
+    journal = Journal()
+    for n, name in enumerate(("worker-a", "worker-b")):
+        who = owners.Owner(host=name, pid=100 + n, started=None, token=f"t{n}")
+        claim = journal.claim(_request(n), model="m", base_url="http://127.0.0.1:1/gmi", cost=None, owner=who)
+        tracker = jobstate.JobTracker(journal, claim.record)
+        tracker.sending()
+        job = SubmittedJob(provider="gmi", mode=Mode.TEXT_TO_VIDEO, job_id=f"job-{n}", model="m")
+        asyncio.run(tracker.accepted(job, "gmi"))
+    workers = {job["worker"] for job in sidebar.jobs_doc()["jobs"]}
+    assert workers == {"worker-a pid 100", "worker-b pid 101"}
+    listed = ltx2("jobs", "list", env=machine(isolated_env, "worker-c", emulator, pg_url))
+    assert "worker-a pid 100" in listed.stdout and "worker-b pid 101" in listed.stdout
