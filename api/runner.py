@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 
-from . import config, jobstate, result_check
+from . import config, jobstate, result_check, shared_results
 from . import owner as owners
 from .budget import guard as budget_guard
 from .client import CancelCheck, ProviderClient, RetryPolicy
@@ -473,6 +473,8 @@ async def _collect(
         raise
     clock.mark("downloaded")
     tracker.downloaded(str(path.resolve()), checked.size, checked.sha256)
+    if tracker.journal.shared:  # a farm: the other workers get the file from its bucket
+        await asyncio.to_thread(shared_results.publish, tracker.journal, path, checked.sha256)
     write_sidecar(path, tracker.record, timings=_finish_timings(clock, progress))  # never raises
     return path
 
@@ -574,8 +576,16 @@ async def generate(req: GenerationRequest, settings: RunSettings) -> GenerationR
                     record, path, cost=None, timings={"total": progress.elapsed()}, from_cache=True
                 )
             if _on_another_worker(journal, record):
-                # A farm: the video is on another worker's disk. The provider still keeps the job, so
-                # download it again rather than buy it again.
+                # A farm: the video is on another worker's disk. The farm's bucket may hold a copy;
+                # else the provider still keeps the job: download it again rather than buy it again.
+                shared = await asyncio.to_thread(_fetch_shared, journal, record, settings)
+                if shared is not None:
+                    progress(
+                        "done", f"Got the result of an equal request from the farm's bucket: {shared}", 1.0
+                    )
+                    return _result(
+                        record, shared, cost=None, timings={"total": progress.elapsed()}, from_cache=True
+                    )
                 progress(
                     "queued",
                     f"An equal request was collected by {record.worker}; downloading its video again "
@@ -719,6 +729,18 @@ def _name_the_job(exc: LTX2Error, record_id: str) -> None:
     exc.message = exc.message.replace(_RESUME_PLACEHOLDER, command)
     exc.hint = exc.hint.replace(_RESUME_PLACEHOLDER, command)
     exc.args = (exc.message,)
+
+
+def _fetch_shared(journal: Journal, record: JobRecord, settings: RunSettings) -> Path | None:
+    """The record's video from the farm's bucket into this worker's output, now this worker's copy."""
+    path = shared_results.fetch(journal, record, _final_path(settings, record))
+    if path is None:
+        return None
+    with contextlib.suppress(JournalError):
+        journal.take_over(record.id)
+        journal.update(record.id, result_path=str(path.resolve()))
+        _release(journal, record.id)
+    return path
 
 
 def _on_another_worker(journal: Journal, record: JobRecord) -> bool:

@@ -27,6 +27,7 @@ from ltx2_nodes.api.journal import Journal, RecordState
 from ltx2_nodes.api.media.probe import probe
 from ltx2_nodes.api.owner import LEASE_SECONDS
 from ltx2_nodes.api.types import GenerationRequest, Mode, SubmittedJob
+from test_hosting_s3 import aws_clean, moto_endpoint, s3_env  # noqa: F401 (fixtures)
 from test_money_claims import CLI, generate_args, wait_for_submit
 
 
@@ -315,3 +316,28 @@ def test_the_sidebar_and_jobs_list_name_every_worker_s_jobs(
     assert workers == {"worker-a pid 100", "worker-b pid 101"}
     listed = ltx2("jobs", "list", env=machine(isolated_env, "worker-c", emulator, pg_url))
     assert "worker-a pid 100" in listed.stdout and "worker-b pid 101" in listed.stdout
+
+
+@pytest.mark.usefixtures("s3_env")
+async def test_with_s3_a_collected_result_reaches_another_worker_through_the_bucket(
+    emu_env: RunningEmulator, tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ltx2_nodes.api import owner as owners
+
+    def as_worker(name: str) -> runner.RunSettings:
+        monkeypatch.setenv("LTX2_WORKER_NAME", name)
+        monkeypatch.setattr(owners, "_current", None)  # this process now records itself as ``name``
+        return runner.RunSettings(
+            output_dir=tmp_path / name,
+            journal=Journal(tmp_path / name / "journal.sqlite3", url=pg_url),
+            poll_interval=0.05,
+        )
+
+    first = await runner.generate(_request(5), as_worker("worker-a"))
+    downloads = sum(1 for e in emu_env.emulator.log if e.op == "download")
+    first.path.rename(tmp_path / "gone.mp4")  # worker A's disk is not worker B's
+    second = await runner.generate(_request(5), as_worker("worker-b"))
+    assert second.from_cache and probe(second.path).width
+    assert second.path.read_bytes() == (tmp_path / "gone.mp4").read_bytes()
+    assert emu_env.emulator.submit_requests["gmi"] == 1
+    assert sum(1 for e in emu_env.emulator.log if e.op == "download") == downloads, "the bucket served it"
