@@ -264,6 +264,8 @@ JOURNAL_URL_HINT = "LTX2_JOURNAL_URL or journal_url in the config file"
 def server_problem(exc: BaseException) -> str:
     """What is wrong with a journal server, in words, from psycopg's exception (never the password)."""
     text = str(exc).lower()
+    if "lock timeout" in text or "deadlock" in text:
+        return "locked by another program (another worker holds its write lock)"
     if "password" in text or "authentication" in text or "no pg_hba.conf" in text:
         return "refusing this user (authentication failed)"
     if "does not exist" in text and "database" in text:

@@ -196,6 +196,7 @@ class PostgresDialect:
 
     def __init__(self, url: str, connect_timeout: float) -> None:
         self.url = url
+        self.busy_timeout = max(0.05, float(connect_timeout))
         self.connect_timeout = max(1, int(connect_timeout))
         self.psycopg = psycopg_module()
         self.errors: tuple[type[BaseException], ...] = (self.psycopg.Error, OSError)
@@ -215,6 +216,8 @@ class PostgresDialect:
                 with conn.transaction():
                     # The one write lock, held to the end of the transaction: writers queue up as on
                     # SQLite, so a claim's read, the budget sum and the insert are one atomic step.
+                    # Waiting for another writer ends after the busy timeout, as on SQLite.
+                    conn.execute(f"SET LOCAL lock_timeout = '{int(self.busy_timeout * 1000)}ms'")
                     conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK_KEY,))
                     yield wrapped
             else:

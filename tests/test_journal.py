@@ -381,3 +381,14 @@ def test_a_shared_journal_is_versioned_and_a_newer_schema_is_refused(pg_url: str
     text = str(info.value)
     assert "newer version" in text and "127.0.0.1" in text
     assert pgserver.PASSWORD not in text and quote(pgserver.PASSWORD, safe="") not in text
+
+
+def test_a_shared_journal_held_by_another_writer_is_reported_locked(pg_url: str, tmp_path: Path) -> None:
+    from ltx2_nodes.api.errors import JournalError
+
+    holder = Journal(tmp_path / "a.sqlite3", url=pg_url)
+    waiter = Journal(tmp_path / "b.sqlite3", url=pg_url, busy_timeout=0.2)
+    with holder._connect(write=True), pytest.raises(JournalError) as info:  # another worker's transaction
+        waiter.create(_req(), model=None, base_url=BASE, cost=None)
+    assert "locked by another program" in str(info.value) and "***" in str(info.value)
+    assert waiter.create(_req(), model=None, base_url=BASE, cost=None).state is RecordState.PENDING
