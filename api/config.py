@@ -657,7 +657,7 @@ class JournalURL:
     source: str
 
 
-def _url_without_password(url: str) -> str:
+def url_without_password(url: str) -> str:
     parts = urlsplit(url)
     if parts.password is None:
         return url
@@ -697,7 +697,7 @@ def journal_url(cfg: dict[str, Any] | None = None) -> JournalURL | None:
         from urllib.parse import unquote
 
         register_secret(unquote(password))
-    shown = _url_without_password(raw)
+    shown = url_without_password(raw)
     if parts.scheme.lower() not in _JOURNAL_SCHEMES or (not parts.hostname and not parts.query):
         raise ConfigError(
             f"The journal URL in {source} must be a postgresql:// URL (got {shown.split(':', 1)[0]}:...).",

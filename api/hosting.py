@@ -98,7 +98,7 @@ class HostingCache:
     @contextlib.contextmanager
     def _connect(self) -> Iterator[Any]:
         if self._pg is not None:
-            from .config import _url_without_password
+            from .config import url_without_password
             from .errors import JournalError
 
             try:
@@ -108,7 +108,7 @@ class HostingCache:
                 from .journal import server_problem
 
                 raise JournalError(
-                    f"The hosting cache in the job journal {_url_without_password(self.url or '')} is "
+                    f"The hosting cache in the job journal {url_without_password(self.url or '')} is "
                     f"{server_problem(exc)}.",
                     hint="Check that the journal's PostgreSQL server runs.",
                 ) from None

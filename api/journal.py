@@ -298,7 +298,7 @@ class Journal:
         if url is not None:
             from urllib.parse import unquote, urlsplit
 
-            from .config import _url_without_password, data_dir
+            from .config import data_dir, url_without_password
             from .redact import register_secret
 
             with contextlib.suppress(ValueError):
@@ -307,7 +307,7 @@ class Journal:
                     register_secret(password)
                     register_secret(unquote(password))
             self.url = url
-            self.shown = _url_without_password(url)
+            self.shown = url_without_password(url)
             # The accepted ids a lost connection could not write stay on this machine.
             self.path = Path(path) if path is not None else Path(data_dir()) / "journal.sqlite3"
             self.dialect = journal_db.PostgresDialect(url, self.busy_timeout)

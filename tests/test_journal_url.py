@@ -28,7 +28,7 @@ _PASSWORD = st.text(
 @given(password=_PASSWORD)
 def test_the_shown_url_never_holds_the_password(password: str) -> None:
     encoded = quote(password, safe="")
-    shown = config._url_without_password(f"postgresql://farm:{encoded}@db.example:5432/ltx2")
+    shown = config.url_without_password(f"postgresql://farm:{encoded}@db.example:5432/ltx2")
     assert shown == "postgresql://farm:***@db.example:5432/ltx2"
     assert encoded not in shown
 
