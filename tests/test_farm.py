@@ -267,7 +267,7 @@ def test_any_worker_collects_a_job_another_worker_accepted_or_downloaded(
     env_a = machine(tmp_path, "worker-a", emulator, pg_url)
     env_b = machine(tmp_path, "worker-b", emulator, pg_url)
     # Worker A's job is accepted, then A dies while the provider renders it.
-    emulator.emulator.config.processing_seconds = 5.0
+    emulator.emulator.config.processing_seconds = 3.0
     first = subprocess.Popen(
         generate_args("gmi", tmp_path / "a.mp4"), env=env_a, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
@@ -341,3 +341,38 @@ async def test_with_s3_a_collected_result_reaches_another_worker_through_the_buc
     assert second.path.read_bytes() == (tmp_path / "gone.mp4").read_bytes()
     assert emu_env.emulator.submit_requests["gmi"] == 1
     assert sum(1 for e in emu_env.emulator.log if e.op == "download") == downloads, "the bucket served it"
+
+
+async def test_the_load_job_result_node_collects_another_worker_s_job(
+    emu_env: RunningEmulator, tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ltx2_nodes.api import owner as owners
+    from ltx2_nodes.nodes.jobs import LTX2LoadJobResult
+
+    # Worker A (another process) had its job accepted, then died while the provider rendered it.
+    emu_env.emulator.config.processing_seconds = 3.0
+    env_a = machine(tmp_path, "worker-a", emu_env, pg_url)
+    first = subprocess.Popen(
+        generate_args("gmi", tmp_path / "a.mp4"), env=env_a, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    journal = Journal(tmp_path / "reader.sqlite3", url=pg_url)
+    try:
+        await asyncio.to_thread(
+            wait_for, lambda: any(r.provider_job_id for r in journal.list(limit=0)), "never accepted"
+        )
+        first.send_signal(signal.SIGKILL)
+    finally:
+        if first.poll() is None:
+            first.kill()
+        first.wait(30)
+    [record] = journal.list(limit=0)
+    # This process is ComfyUI on worker B.
+    monkeypatch.setenv("LTX2_JOURNAL_URL", pg_url)
+    monkeypatch.setenv("LTX2_WORKER_NAME", "worker-b")
+    monkeypatch.setenv("LTX2_OUTPUT_DIR", str(tmp_path / "comfy-out"))
+    monkeypatch.setenv("LTX2_POLL_INTERVAL", "0.05")
+    monkeypatch.setattr(owners, "_current", None)
+    out = await LTX2LoadJobResult().load(job_id=record.id, max_frames=4)
+    assert out["result"][4] == 4 and emu_env.emulator.submit_requests["gmi"] == 1
+    collected = journal.get(record.id)
+    assert collected.state is RecordState.DOWNLOADED and collected.owner_host == "worker-b"
