@@ -138,7 +138,8 @@ def _credentials(provider: Provider, settings: RunSettings) -> tuple[str, str]:
     """(key, base URL); MissingKeyError when no key is configured."""
     if settings.api_key:
         base_url = config.get_base_url(provider.name, settings.base_url, profile=settings.profile)
-        key = settings.api_key
+        # Checked before the claim: a key that can never be sent must leave no trace in the journal.
+        key = config.check_key(settings.api_key, f"for {provider.display_name}")
     else:
         resolved = config.resolve(provider.name, profile=settings.profile, base_url=settings.base_url)
         key, base_url = resolved.api_key, resolved.base_url
@@ -552,7 +553,9 @@ async def generate(req: GenerationRequest, settings: RunSettings) -> GenerationR
                 new_take=settings.new_take,
                 skip=frozenset(skip),
                 waited_for=frozenset(waited),
-                guard=budget_guard(provider.name, cost, also=settings.guard),
+                guard=budget_guard(
+                    provider.name, cost, provider_label=provider.display_name, also=settings.guard
+                ),
             )
         except JournalError as exc:
             raise _nothing_sent(exc) from None
@@ -633,7 +636,8 @@ async def _submit_and_collect(
     progress: _Progress,
     clock: _Clock,
 ) -> GenerationResult:
-    from .hosting import HostingCache, host_request_media  # late: hosting pulls in its own caches
+    # late: hosting pulls in its own caches
+    from .hosting import HostingCache, host_request_media, release_request_media
 
     cost = tracker.record.cost
     sent = False
@@ -642,7 +646,9 @@ async def _submit_and_collect(
             if req.media():
                 progress("uploading", "Hosting input media")
             clock.mark("hosting")
-            uris = await host_request_media(req, client, settings.hosting, HostingCache())
+            uris = await host_request_media(
+                req, client, settings.hosting, HostingCache(), profile=settings.profile
+            )
             clock.mark("hosted")
             if settings.cancel_check is not None and settings.cancel_check():
                 # Stopped while inputs were checked or uploaded: the paid submit is not sent at all.
@@ -675,6 +681,8 @@ async def _submit_and_collect(
     finally:
         _release(journal, tracker.id)
 
+    # S3 hosting: the job is collected, so its stored inputs may go (LTX2_S3_DELETE_AFTER); never raises.
+    await release_request_media(uris)
     progress("done", f"Saved {path}", 1.0)
     return _result(tracker.record, path, cost=cost, timings=_finish_timings(clock, progress))
 
