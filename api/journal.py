@@ -339,7 +339,7 @@ class Journal:
                 f"The job journal {self.shown} is {server_problem(exc)}{detail}.",
                 path=self.shown,
                 hint="Check that the journal's PostgreSQL server runs and accepts this user and password "
-                f"({JOURNAL_URL_HINT}); nothing was sent to a provider.",
+                f"({JOURNAL_URL_HINT}).",
             )
         problem = storage_problem(exc, self.path)
         hint = {
