@@ -343,7 +343,7 @@ async def test_with_s3_a_collected_result_reaches_another_worker_through_the_buc
     assert sum(1 for e in emu_env.emulator.log if e.op == "download") == downloads, "the bucket served it"
 
 
-async def test_the_load_job_result_node_collects_another_worker_s_job(
+async def test_the_load_job_result_node_and_the_sidebar_collect_another_worker_s_job(
     emu_env: RunningEmulator, tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from ltx2_nodes.api import owner as owners
@@ -376,3 +376,19 @@ async def test_the_load_job_result_node_collects_another_worker_s_job(
     assert out["result"][4] == 4 and emu_env.emulator.submit_requests["gmi"] == 1
     collected = journal.get(record.id)
     assert collected.state is RecordState.DOWNLOADED and collected.owner_host == "worker-b"
+
+    # The sidebar of worker C, where that video is not on disk, offers Collect and downloads it again.
+    from ltx2_nodes.nodes import sidebar
+
+    Path(collected.result_path).rename(tmp_path / "on-b-only.mp4")
+    monkeypatch.setenv("LTX2_WORKER_NAME", "worker-c")
+    monkeypatch.setenv("LTX2_OUTPUT_DIR", str(tmp_path / "worker-c-out"))
+    monkeypatch.setattr(owners, "_current", None)
+    [view] = sidebar.jobs_doc()["jobs"]
+    assert view["can_collect"] and view["worker"].startswith("worker-b pid ")
+    assert sidebar.start_collect(record.id) == record.id
+    await sidebar.wait_for_collections()
+    again = journal.get(record.id)
+    assert again.owner_host == "worker-c" and Path(again.result_path).is_file()
+    assert Path(again.result_path).is_relative_to(tmp_path / "worker-c-out")
+    assert emu_env.emulator.submit_requests["gmi"] == 1
