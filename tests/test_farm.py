@@ -392,3 +392,32 @@ async def test_the_load_job_result_node_and_the_sidebar_collect_another_worker_s
     assert again.owner_host == "worker-c" and Path(again.result_path).is_file()
     assert Path(again.result_path).is_relative_to(tmp_path / "worker-c-out")
     assert emu_env.emulator.submit_requests["gmi"] == 1
+
+
+def test_a_worker_killed_while_downloading_leaves_a_job_any_worker_collects(
+    emulator: RunningEmulator, tmp_path: Path, pg_url: str
+) -> None:
+    emulator.emulator.add_fault(Fault(provider="gmi", op="download", kind="delay", delay=8.0))
+    env_a = machine(tmp_path, "worker-a", emulator, pg_url)
+    env_b = machine(tmp_path, "worker-b", emulator, pg_url)
+    first = subprocess.Popen(
+        generate_args("gmi", tmp_path / "a.mp4"), env=env_a, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    journal = Journal(tmp_path / "reader.sqlite3", url=pg_url)
+    try:
+        wait_for(
+            lambda: any(r.state is RecordState.SUCCEEDED for r in journal.list(limit=0)),
+            "worker A never reached the download",
+        )
+        first.send_signal(signal.SIGKILL)
+    finally:
+        if first.poll() is None:
+            first.kill()
+        first.wait(30)
+    [record] = journal.list(limit=0)
+    overview = ltx2("jobs", env=env_b)
+    assert "accepted but never collected" in overview.stdout and "worker-a pid" in overview.stdout
+    resumed = ltx2("jobs", "resume", record.id, "-o", str(tmp_path / "b.mp4"), env=env_b)
+    assert resumed.returncode == 0, resumed.stderr
+    assert probe(tmp_path / "b.mp4").width and emulator.emulator.submit_requests["gmi"] == 1
+    assert not (tmp_path / "a.mp4").exists()
