@@ -7,7 +7,8 @@ Config file (JSON, ``$LTX2_CONFIG`` or ``<user config dir>/ltx2-nodes/config.jso
       "base_urls": {"gmi": "https://..."},
       "profiles": {"work": {"keys": {...}, "base_urls": {...}, "s3": {...}}},
       "s3": {"bucket": "...", "endpoint_url": "https://...", "region": "...", "prefix": "ltx2-inputs/",
-             "url_ttl": 21600, "delete_after": false}
+             "url_ttl": 21600, "delete_after": false},
+      "journal_url": "postgresql://user:password@host:5432/ltx2"
     }
 
 Keys: the environment variable wins, then the config file. A profile named explicitly is a
@@ -15,6 +16,8 @@ deliberate choice of account, so its own key comes before the environment variab
 the profile does not list falls back to the environment and then the top-level keys. S3 storage
 settings (``LTX2_S3_*`` or the ``s3`` section) follow the same order, field by field; S3 credentials
 are never read here: they come from boto3's own chain (``AWS_*`` variables, shared files, profiles).
+A farm's shared journal (``LTX2_JOURNAL_URL``, else ``journal_url``) holds a password: it is registered
+as a secret and shown only without it.
 """
 
 from __future__ import annotations
