@@ -135,7 +135,7 @@ def _credentials(provider: Provider, settings: RunSettings) -> tuple[str, str]:
     """(key, base URL); MissingKeyError when no key is configured."""
     if settings.api_key:
         base_url = config.get_base_url(provider.name, settings.base_url, profile=settings.profile)
-        key = settings.api_key
+        key = config.check_key(settings.api_key, f"given for {provider.display_name}")  # before any claim
     else:
         resolved = config.resolve(provider.name, profile=settings.profile, base_url=settings.base_url)
         key, base_url = resolved.api_key, resolved.base_url
