@@ -92,9 +92,8 @@ def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
 def redact_keys(text: str) -> str:
     """Only the registered keys removed (exact matches): for stored values that must stay usable, such
     as an output URL whose signature is needed to download it."""
-    for secret in sorted(_known_secrets, key=len, reverse=True):
-        text = text.replace(secret, "***")
-    return text
+    known = _known_secrets.copy()
+    return _mask_secrets(text, known) if known else text  # overlapping keys and URL/JSON forms too
 
 
 def redact(value: Any, secrets: Iterable[str] = ()) -> Any:
