@@ -19,12 +19,12 @@ are never read here: they come from boto3's own chain (``AWS_*`` variables, shar
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import os
 import re
 import sys
 import tempfile
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,10 +32,13 @@ from urllib.parse import urlsplit
 
 from .errors import ConfigError, MissingKeyError
 from .redact import register_secret
+from .urlpolicy import is_loopback_host  # the one loopback rule (also importable from here)
 
 APP_NAME = "ltx2-nodes"
 CONFIG_ENV = "LTX2_CONFIG"
 DATA_DIR_ENV = "LTX2_DATA_DIR"
+MAX_DOWNLOAD_ENV = "LTX2_MAX_DOWNLOAD_MB"
+DEFAULT_MAX_DOWNLOAD_BYTES = 4 << 30
 
 KeySource = str  # "env" | "config" | "missing"
 
@@ -121,7 +124,44 @@ def load_config(path: Path | None = None) -> dict[str, Any]:
         ) from None
     if not isinstance(data, dict):
         raise ConfigError(f"The config file {path} must hold a JSON object, like {_example('gmi')}.")
+    register_configured_keys(data)
     return data
+
+
+def _key_tables(cfg: dict[str, Any]) -> list[tuple[str | None, dict[str, Any]]]:
+    """(profile or None, its "keys" table) for the top level and every profile."""
+    tables: list[tuple[str | None, dict[str, Any]]] = []
+    if isinstance(cfg.get("keys"), dict):
+        tables.append((None, cfg["keys"]))
+    profiles = cfg.get("profiles")
+    if isinstance(profiles, dict):
+        for name, section in profiles.items():
+            if isinstance(section, dict) and isinstance(section.get("keys"), dict):
+                tables.append((str(name), section["keys"]))
+    return tables
+
+
+def register_configured_keys(cfg: dict[str, Any] | None = None) -> None:
+    """Register every key this process can see (every provider's environment variable, every key
+    of the config file and of each of its profiles) for redaction, valid or not: a key that is
+    never used still never appears in anything printed or stored."""
+    from .providers import get_provider, provider_names
+
+    values: list[Any] = [os.environ.get(get_provider(name).key_env) for name in provider_names()]
+    for _profile, table in _key_tables(cfg or {}):
+        values.extend(table.values())
+    for value in values:
+        if isinstance(value, str):
+            _register_key(value)
+
+
+def _register_key(value: str) -> None:
+    register_secret(value)
+    register_secret(value.strip())
+    # The visible runs of a key broken by control or invisible characters: none of them may show.
+    for piece in _INVISIBLE_RUN.split(value):
+        if len(piece) >= 8:
+            register_secret(piece)
 
 
 def _section(cfg: dict[str, Any], profile: str | None, path: Path) -> dict[str, Any]:
@@ -149,7 +189,7 @@ def _lookup(section: dict[str, Any], table: str, provider: str) -> str | None:
         return None
     value = values.get(provider)
     if isinstance(value, str) and value.strip():
-        return value.strip()
+        return value if table == "keys" else value.strip()  # a key is checked as written
     return None
 
 
@@ -171,28 +211,71 @@ def _example(provider: str, profile: str | None = None) -> str:
 # --- keys ----------------------------------------------------------------------------------------------
 
 
-def _find_key(provider: str, profile: str | None) -> tuple[str | None, KeySource]:
+# Anything that is not visible printable ASCII: control characters, spaces of every kind (NBSP,
+# ideographic), zero-width characters, the BOM, bidi marks, any non-ASCII letter. A key is sent in an
+# HTTP header, where such a character either fails to encode or silently changes the key.
+_INVISIBLE_RUN = re.compile(r"[^\x21-\x7e]+")
+
+
+def _char_name(ch: str) -> str:
+    name = unicodedata.name(ch, "")
+    if not name:
+        name = {"\n": "LINE FEED", "\r": "CARRIAGE RETURN", "\t": "TAB"}.get(ch, "control character")
+    return f"U+{ord(ch):04X} {name}"
+
+
+# Plain spaces, tabs and line breaks around a key are an artefact of copying or of a file's last
+# line, and are dropped; any other invisible character, or whitespace inside the key, is refused.
+_KEY_TRIM = " \t\r\n"
+
+
+def check_key(value: str, where: str) -> str:
+    """``value`` (without surrounding spaces and line breaks) when it is a usable key - visible ASCII
+    characters only - else ConfigError naming ``where`` ("in the environment variable X", ...) and
+    the first bad character, never the key."""
+    value = value.strip(_KEY_TRIM)
+    match = _INVISIBLE_RUN.search(value)
+    if match is None:
+        return value
+    if match.start() == 0:
+        place = "at its start"
+    elif match.end() == len(value):
+        place = "at its end"
+    else:
+        place = f"after character {match.start()}"
+    raise ConfigError(
+        f"The key {where} contains an invisible or control character ({_char_name(match.group()[0])}) "
+        f"{place}. Keys are visible characters only: copy it again from the provider's dashboard and "
+        f"set it again (no spaces, line breaks or formatting characters)."
+    )
+
+
+def _find_key(provider: str, profile: str | None) -> tuple[str | None, KeySource, str]:
+    """The key as written (unchecked), where it came from, and that place in words."""
     prov = _provider(provider)
     path = config_path()
     cfg = load_config(path)
     section = _section(cfg, profile, path)
+    entry = f'"keys" -> "{prov.name}"'
     if profile:
         value = _lookup(section, "keys", prov.name)
         if value:
-            return value, "config"
-    env_value = os.environ.get(prov.key_env, "").strip()
-    if env_value:
-        return env_value, "env"
+            return value, "config", f'in the config file {path} ("profiles" -> "{profile}" -> {entry})'
+    env_value = os.environ.get(prov.key_env, "")
+    if env_value.strip():
+        register_configured_keys()
+        return env_value, "env", f"in the environment variable {prov.key_env}"
     value = _lookup(cfg, "keys", prov.name)
     if value:
-        return value, "config"
-    return None, "missing"
+        return value, "config", f"in the config file {path} ({entry})"
+    return None, "missing", ""
 
 
 def get_api_key(provider: str, profile: str | None = None) -> str:
     """Key for a provider (env var first, then the config file; ``profile`` picks a named key set).
-    Raises MissingKeyError that says exactly where to put it."""
-    key, _source = _find_key(provider, profile)
+    Raises MissingKeyError that says exactly where to put it, and ConfigError (before any request)
+    when the key holds a control or invisible character."""
+    key, _source, where = _find_key(provider, profile)
     if key is None:
         prov = _provider(provider)
         path = config_path()
@@ -203,8 +286,8 @@ def get_api_key(provider: str, profile: str | None = None) -> str:
             f"'ltx2 config set-key {prov.name}{' --profile ' + profile if profile else ''}'.",
             provider=prov.name,
         )
-    register_secret(key)
-    return key
+    _register_key(key)
+    return check_key(key, where)
 
 
 def key_status(profile: str | None = None) -> dict[str, KeySource]:
@@ -213,9 +296,9 @@ def key_status(profile: str | None = None) -> dict[str, KeySource]:
 
     status: dict[str, KeySource] = {}
     for name in provider_names():
-        key, source = _find_key(name, profile)
+        key, source, _where = _find_key(name, profile)
         if key is not None:
-            register_secret(key)  # it is in memory now: make sure it can never be logged
+            _register_key(key)  # it is in memory now: make sure it can never be logged
         status[name] = source
     return status
 
@@ -223,13 +306,14 @@ def key_status(profile: str | None = None) -> dict[str, KeySource]:
 def save_key(provider: str, key: str, profile: str | None = None) -> Path:
     """Write (or, with an empty key, remove) a provider's key in the config file, mode 0600."""
     prov = _provider(provider)
-    key = (key or "").strip()
-    if any(ch.isspace() for ch in key):
-        raise ConfigError(
-            f"The {prov.display_name} key must be a single token without spaces or line breaks."
+    key = key or ""
+    if key.strip(_KEY_TRIM):
+        _register_key(key)
+        key = check_key(
+            key, f"given for {prov.display_name}" + (f" (profile '{profile}')" if profile else "")
         )
-    if key:
-        register_secret(key)
+    else:
+        key = ""
     path = config_path()
     cfg = load_config(path)
     target = cfg
@@ -270,20 +354,27 @@ def _write_private(path: Path, text: str) -> None:
         raise
 
 
-# --- base URLs -------------------------------------------------------------------------------------------
+# --- download cap ---------------------------------------------------------------------------------------
 
 
-def is_loopback_host(host: str | None) -> bool:
-    """True for localhost, 127.0.0.0/8 and ::1 (plain http is allowed only there)."""
-    if not host:
-        return False
-    host = host.strip("[]").lower()
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
+def max_download_bytes() -> int:
+    """The largest result download: ``$LTX2_MAX_DOWNLOAD_MB`` (MiB) or 4 GiB."""
+    raw = os.environ.get(MAX_DOWNLOAD_ENV, "").strip()
+    if not raw:
+        return DEFAULT_MAX_DOWNLOAD_BYTES
     try:
-        return ipaddress.ip_address(host).is_loopback
+        mb = float(raw)
     except ValueError:
-        return False
+        mb = float("nan")
+    if not 0 < mb <= 1 << 20:  # NaN fails too
+        raise ConfigError(
+            f"{MAX_DOWNLOAD_ENV}={raw!r} is not a size: expected a number of MB above 0 and up to "
+            f"{1 << 20} (e.g. 2048)."
+        )
+    return max(1, int(mb * (1 << 20)))
+
+
+# --- base URLs -------------------------------------------------------------------------------------------
 
 
 def check_base_url(url: str, *, source: str = "base URL") -> str:
@@ -444,16 +535,14 @@ def _s3_value(name: str, raw: Any, source: str) -> Any:
                 f"AWS_SECRET_ACCESS_KEY or an AWS profile."
             )
         url = check_base_url(text, source=source)
-        host = (urlsplit(url).hostname or "").strip("[]")
-        try:
-            address = ipaddress.ip_address(host)
-        except ValueError:
-            address = None
-        if address is not None and not address.is_loopback and not address.is_global:
+        from .urlpolicy import UrlRefused, check_url
+
+        try:  # the one URL policy: a hosted provider cannot fetch from a private address either
+            check_url(url)
+        except UrlRefused as exc:
             raise ConfigError(
-                f"Invalid {source} {url!r}: a hosted provider cannot fetch media from a private, link-local "
-                f"or reserved address; use the storage's public https:// endpoint."
-            )
+                f"Invalid {source} {url!r}: {exc}; use the storage's public https:// endpoint."
+            ) from None
         return url
     if name == "region":
         if not _REGION_NAME.match(text):

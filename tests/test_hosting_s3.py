@@ -33,7 +33,7 @@ from ltx2_nodes.api.config import S3_URL_TTL_RANGE, s3_settings
 from ltx2_nodes.api.emulator import RunningEmulator
 from ltx2_nodes.api.errors import ConfigError, HostingError
 from ltx2_nodes.api.hosting import HOSTING_METHODS, HostingCache, host_media, release_request_media
-from ltx2_nodes.api.journal import Journal
+from ltx2_nodes.api.journal import Journal, RecordState
 from ltx2_nodes.api.media import synth
 from ltx2_nodes.api.providers import get_provider
 from ltx2_nodes.api.redact import redact_text
@@ -209,7 +209,11 @@ def submitted_uris(emulator: RunningEmulator) -> list[str]:
 
 
 def no_submits(emulator: RunningEmulator) -> bool:
-    return sum(emulator.emulator.submit_requests.values()) == 0 and Journal().list(limit=0) == []
+    """Nothing reached the provider, and the journal says nothing was sent (no paid job to collect)."""
+    records = Journal().list(limit=0)
+    return sum(emulator.emulator.submit_requests.values()) == 0 and all(
+        r.state is RecordState.REJECTED and r.provider_job_id is None for r in records
+    )
 
 
 # --- the round trip: upload, presign, provider fetch, result -----------------------------------------------
@@ -474,7 +478,7 @@ async def test_endpoints_no_provider_can_fetch_from_are_refused(aws_clean: Path,
     for url, words in (
         ("http://storage.example.com", "plain http"),
         ("https://10.0.0.5:9000", "private"),
-        ("https://169.254.169.254", "private"),
+        ("https://169.254.169.254", "link-local"),
     ):
         monkeypatch.setenv("LTX2_S3_ENDPOINT_URL", url)
         with pytest.raises(ConfigError, match="LTX2_S3_ENDPOINT_URL") as info:

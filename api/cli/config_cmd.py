@@ -67,7 +67,7 @@ def read_key(provider: str) -> str:
         key = sys.stdin.readline() if sys.stdin is not None else ""
     else:
         key = getpass.getpass(f"{display} API key (input hidden): ")
-    key = key.strip()
+    key = key.strip(" \t\r\n")  # any other invisible character is refused by save_key, by name
     if not key:
         raise CommandError(f"no key given for {display}: pipe it on stdin or type it at the prompt")
     return key

@@ -26,6 +26,7 @@ from ..errors import (
     RequestTooLargeError,
 )
 from ..types import GenerationRequest, JobState, MediaInput, MediaKind, Mode, SubmittedJob
+from ..urlpolicy import is_loopback_host
 from . import common as c
 from .base import DurationRule, HttpCall, MediaLimits, ModelSpec, Provider, UploadTicket
 from .spec import ModeRules, NumberRange, Prices, ProviderSpec, VideoLimits
@@ -403,8 +404,7 @@ def check_media_url(field: str, url: str, *, provider: str = "ltx") -> None:
     Loopback hosts stay allowed so a local emulator or proxy can serve them."""
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
-    loopback = host in ("localhost",) or _is_loopback_ip(host)
-    if loopback:
+    if is_loopback_host(host):
         return
     if parts.scheme != "https":
         raise InvalidInputError(
@@ -425,13 +425,6 @@ def check_media_url(field: str, url: str, *, provider: str = "ltx") -> None:
         provider=provider,
         reason="the LTX API does not fetch URLs whose host is an IP address",
     )
-
-
-def _is_loopback_ip(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class LtxProvider(Provider):
