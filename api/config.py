@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from . import urlpolicy
 from .errors import ConfigError, MissingKeyError
 from .redact import register_secret
 from .urlpolicy import is_loopback_host  # the one loopback rule (also importable from here)
@@ -535,14 +536,13 @@ def _s3_value(name: str, raw: Any, source: str) -> Any:
                 f"AWS_SECRET_ACCESS_KEY or an AWS profile."
             )
         url = check_base_url(text, source=source)
-        from .urlpolicy import UrlRefused, check_url
-
-        try:  # the one URL policy: a hosted provider cannot fetch from a private address either
-            check_url(url)
-        except UrlRefused as exc:
+        host = (urlsplit(url).hostname or "").strip("[]")
+        literal = urlpolicy.literal_address(host)
+        if literal is not None and urlpolicy.address_problem(literal) is not None:
             raise ConfigError(
-                f"Invalid {source} {url!r}: {exc}; use the storage's public https:// endpoint."
-            ) from None
+                f"Invalid {source} {url!r}: a hosted provider cannot fetch media from a private, link-local "
+                f"or reserved address; use the storage's public https:// endpoint."
+            )
         return url
     if name == "region":
         if not _REGION_NAME.match(text):
@@ -603,3 +603,40 @@ def s3_settings(profile: str | None = None) -> S3Settings:
         # prefers virtual-hosted ones.
         values["addressing_style"] = "path" if values.get("endpoint_url") else "virtual"
     return S3Settings(**values, sources=tuple(sources))
+
+
+# --- budget ----------------------------------------------------------------------------------------------
+# The caps themselves are read and checked by ``budget``; here only where they are stored.
+
+BUDGET_SECTION = "budget"
+
+
+def remove_key(provider: str, profile: str | None = None) -> Path:
+    """Remove a provider's stored key from the config file (an explicit delete; saving an empty key
+    through the sidebar is refused, so a key is never wiped by accident)."""
+    return save_key(provider, "", profile)
+
+
+def load_budget_section(path: Path | None = None) -> dict[str, Any]:
+    """The config file's ``budget`` object ({} when absent)."""
+    path = path or config_path()
+    section = load_config(path).get(BUDGET_SECTION)
+    if section is None:
+        return {}
+    if not isinstance(section, dict):
+        raise ConfigError(f"'{BUDGET_SECTION}' in the config file {path} must be a JSON object.")
+    return section
+
+
+def save_budget_section(values: dict[str, Any]) -> Path:
+    """Replace the config file's ``budget`` object (atomic, mode 0600 like the rest of the file);
+    entries whose value is None are removed."""
+    path = config_path()
+    cfg = load_config(path)
+    cleaned = {name: value for name, value in values.items() if value is not None}
+    if cleaned:
+        cfg[BUDGET_SECTION] = cleaned
+    else:
+        cfg.pop(BUDGET_SECTION, None)
+    _write_private(path, json.dumps(cfg, indent=2, sort_keys=True) + "\n")
+    return path

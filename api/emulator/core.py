@@ -450,7 +450,7 @@ class Emulator:
                 if resp.status != 200:
                     raise ValueError(f"fetching {uri} gave HTTP {resp.status}")
                 data = bytearray()
-                # read(n) returns what has arrived so far, not n bytes: read on to the end, capped.
+                # StreamReader.read(n) answers with what has arrived so far: read to the end, capped.
                 async for chunk in resp.content.iter_chunked(1 << 16):
                     data += chunk
                     if len(data) > cap:
