@@ -70,6 +70,12 @@ class MissingKeyError(ConfigError):
     pass
 
 
+class BudgetExceededError(LTX2Error):
+    """A submit was refused by the user's budget before anything was sent: nothing was billed."""
+
+    hint = "Raise the cap with 'ltx2 config set-budget' (or in the LTX-2 sidebar), or wait for the next day or month."
+
+
 class InvalidInputError(LTX2Error):
     """An input breaks a documented limit. Raised before any request is sent.
 

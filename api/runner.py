@@ -21,6 +21,7 @@ import httpx
 
 from . import config, jobstate, result_check
 from . import owner as owners
+from .budget import guard as budget_guard
 from .client import CancelCheck, ProviderClient, RetryPolicy
 from .errors import (
     Interrupted,
@@ -42,6 +43,8 @@ from .jobstate import JobTracker
 from .journal import ClaimKind, JobRecord, Journal, RecordState, result_file_intact
 from .net.urlmedia import URL_PROBE_MAX_BYTES
 from .net.urlmedia import fetch_url_media as _fetch_url_media
+from .provenance import follow as follow_sidecar
+from .provenance import write_sidecar
 from .providers import get_provider
 from .providers.base import Provider
 from .redact import redact_text, register_secret
@@ -135,7 +138,8 @@ def _credentials(provider: Provider, settings: RunSettings) -> tuple[str, str]:
     """(key, base URL); MissingKeyError when no key is configured."""
     if settings.api_key:
         base_url = config.get_base_url(provider.name, settings.base_url, profile=settings.profile)
-        key = settings.api_key
+        # Checked before the claim: a key that can never be sent must leave no trace in the journal.
+        key = config.check_key(settings.api_key, f"for {provider.display_name}")
     else:
         resolved = config.resolve(provider.name, profile=settings.profile, base_url=settings.base_url)
         key, base_url = resolved.api_key, resolved.base_url
@@ -320,13 +324,15 @@ def _deliver_cached(record: JobRecord, settings: RunSettings) -> Path:
     if target is None or Path(target).absolute() == source.absolute():
         return source
     try:
-        return _place(source, Path(target), overwrite=settings.overwrite, record_id=record.id, copy=True)
+        placed = _place(source, Path(target), overwrite=settings.overwrite, record_id=record.id, copy=True)
     except OSError as exc:
         raise StorageError(
             f"Cannot copy the earlier result {source.name} to {target}: {exc.strerror or exc}; nothing was sent.",
             path=str(target),
             billed=False,
         ) from None
+    follow_sidecar(source, placed, copy=True)  # the provenance file goes with the copy
+    return placed
 
 
 # --- the wait + download shared by generate and resume ---------------------------------------------
@@ -469,6 +475,7 @@ async def _collect(
         raise
     clock.mark("downloaded")
     tracker.downloaded(str(path.resolve()), checked.size, checked.sha256)
+    write_sidecar(path, tracker.record, timings=_finish_timings(clock, progress))  # never raises
     return path
 
 
@@ -548,7 +555,9 @@ async def generate(req: GenerationRequest, settings: RunSettings) -> GenerationR
                 new_take=settings.new_take,
                 skip=frozenset(skip),
                 waited_for=frozenset(waited),
-                guard=settings.guard,
+                guard=budget_guard(
+                    provider.name, cost, provider_label=provider.display_name, also=settings.guard
+                ),
             )
         except JournalError as exc:
             raise _nothing_sent(exc) from None
@@ -629,7 +638,8 @@ async def _submit_and_collect(
     progress: _Progress,
     clock: _Clock,
 ) -> GenerationResult:
-    from .hosting import HostingCache, host_request_media  # late: hosting pulls in its own caches
+    # late: hosting pulls in its own caches
+    from .hosting import HostingCache, host_request_media, release_request_media
 
     cost = tracker.record.cost
     sent = False
@@ -638,7 +648,9 @@ async def _submit_and_collect(
             if req.media():
                 progress("uploading", "Hosting input media")
             clock.mark("hosting")
-            uris = await host_request_media(req, client, settings.hosting, HostingCache())
+            uris = await host_request_media(
+                req, client, settings.hosting, HostingCache(), profile=settings.profile
+            )
             clock.mark("hosted")
             if settings.cancel_check is not None and settings.cancel_check():
                 # Stopped while inputs were checked or uploaded: the paid submit is not sent at all.
@@ -671,6 +683,8 @@ async def _submit_and_collect(
     finally:
         _release(journal, tracker.id)
 
+    # S3 hosting: the job is collected, so its stored inputs may go (LTX2_S3_DELETE_AFTER); never raises.
+    await release_request_media(uris)
     progress("done", f"Saved {path}", 1.0)
     return _result(tracker.record, path, cost=cost, timings=_finish_timings(clock, progress))
 

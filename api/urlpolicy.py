@@ -65,11 +65,12 @@ def is_loopback_host(host: str | None) -> bool:
     host = host.strip().strip("[]").lower().rstrip(".")
     if host == "localhost" or host.endswith(".localhost"):
         return True
-    address = _literal(host)
+    address = literal_address(host)
     return address is not None and _unmapped(address).is_loopback
 
 
-def _literal(host: str) -> IPAddress | None:
+def literal_address(host: str) -> IPAddress | None:
+    """The host as an IP address, or None when it is a name."""
     try:
         return ipaddress.ip_address(host.split("%", 1)[0])  # an IPv6 zone id does not change the address
     except ValueError:
@@ -137,7 +138,7 @@ def check_url(url: str) -> Target:
         raise UrlRefused("the URL's host is malformed")
     if scheme == "http" and not is_loopback_host(host):
         raise UrlRefused(f"plain http to {host} is refused: only loopback hosts may use http, others https")
-    literal = _literal(host)
+    literal = literal_address(host)
     if literal is not None:
         problem = address_problem(literal)
         if problem is not None:
@@ -157,7 +158,7 @@ async def checked_addresses(
 ) -> list[str]:
     """The addresses of ``host`` after checking every one of them (a literal is its own address).
     Raises UrlRefused when any is not allowed, NameNotResolved when the name has no address."""
-    literal = _literal(host.strip("[]"))
+    literal = literal_address(host.strip("[]"))
     if literal is not None:
         addresses = [literal.compressed]
     else:

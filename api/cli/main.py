@@ -274,7 +274,7 @@ def _add_config(sub: argparse._SubParsersAction) -> None:
     )
     _debug_flag(p)
     p.set_defaults(handler="config", config_command="show", profile=None)
-    csub = p.add_subparsers(dest="config_command", metavar="{show,set-key}")
+    csub = p.add_subparsers(dest="config_command", metavar="{show,set-key,delete-key,set-budget}")
     ps = csub.add_parser("show", help="key sources, base URLs, config and data paths")
     _debug_flag(ps)
     ps.add_argument("--profile", help="named key set in the config file")
@@ -284,6 +284,10 @@ def _add_config(sub: argparse._SubParsersAction) -> None:
     _debug_flag(pk)
     pk.add_argument("provider", choices=PROVIDER_CHOICES, help="whose key to store")
     pk.add_argument("--profile", help="named key set in the config file")
+    from .config_cmd import add_delete_key, add_set_budget
+
+    add_delete_key(csub, _debug_flag, PROVIDER_CHOICES)
+    add_set_budget(csub, _debug_flag)
 
 
 def _add_providers(sub: argparse._SubParsersAction) -> None:
@@ -304,6 +308,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_jobs(sub)
     _add_config(sub)
     _add_providers(sub)
+    from .spend import add_spend
+
+    add_spend(sub, _debug_flag)
     return parser
 
 
@@ -334,6 +341,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from .config_cmd import cmd_config
 
         return cmd_config(args)
+    if handler == "spend":
+        from .spend import cmd_spend
+
+        return cmd_spend(args)
     if handler == "providers":
         from .providers_cmd import cmd_providers
 

@@ -449,10 +449,13 @@ class Emulator:
             ):
                 if resp.status != 200:
                     raise ValueError(f"fetching {uri} gave HTTP {resp.status}")
-                data = await resp.content.read(cap + 1)
-                if len(data) > cap:
-                    raise ValueError(f"{uri} is larger than {cap} bytes")
-                return data
+                data = bytearray()
+                # StreamReader.read(n) answers with what has arrived so far: read to the end, capped.
+                async for chunk in resp.content.iter_chunked(1 << 16):
+                    data += chunk
+                    if len(data) > cap:
+                        raise ValueError(f"{uri} is larger than {cap} bytes")
+                return bytes(data)
         raise ValueError(f"the emulator can only fetch data URIs, its own files and loopback URLs, not {uri}")
 
     # --- stats / control -----------------------------------------------------------------------------

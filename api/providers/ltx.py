@@ -433,6 +433,9 @@ class LtxProvider(Provider):
 
     SPEC = SPEC
 
+    def check_media_url(self, field: str, url: str) -> None:
+        check_media_url(field, url, provider=self.name)
+
     def validate_own(self, req: GenerationRequest, spec: ModelSpec) -> None:
         """The LTX API fetches media URLs itself; reframe's placement box must fit the frame."""
         for name, media in req.media().items():
