@@ -144,8 +144,6 @@ def _credentials(provider: Provider, settings: RunSettings) -> tuple[str, str]:
         resolved = config.resolve(provider.name, profile=settings.profile, base_url=settings.base_url)
         key, base_url = resolved.api_key, resolved.base_url
     register_secret(key)
-    # Refused here, before the request is claimed in the journal (nothing written, nothing sent).
-    key = config.check_key(key, f"for {provider.display_name}")
     return key, base_url.rstrip("/")
 
 
