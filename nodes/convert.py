@@ -269,10 +269,12 @@ def decode_frames_tensor(
     import numpy as np
     import torch
 
-    from ..api.media.decode import decode_frames, plan_decode
+    from ..api.media.decode import check_fits_in_memory, decode_frames, plan_decode
     from .comfy import processing_interrupted
 
     plan = plan_decode(path, max_frames=max_frames, stride=stride, max_side=max_side)
+    if out is None:
+        check_fits_in_memory(plan)
     shape = (plan.frame_count, plan.height, plan.width, 3)
     if out is not None and (
         tuple(out.shape) != shape or out.dtype != torch.float32 or not out.is_contiguous()

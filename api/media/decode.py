@@ -154,6 +154,30 @@ def plan_decode(path: str | Path, *, max_frames: int = 0, stride: int = 1, max_s
     )
 
 
+def available_memory() -> int | None:
+    """Bytes the system can hand out now without swapping (Linux MemAvailable), or None if unknown."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def check_fits_in_memory(plan: DecodePlan, *, share: float = 0.9) -> None:
+    """Refuse a decode whose output would not fit in memory: an over-committed allocation succeeds
+    and then gets the whole process killed while it fills."""
+    free = available_memory()
+    if free is not None and plan.nbytes > share * free:
+        raise MediaError(
+            f"Decoding {plan.frame_count} frames of {plan.width}x{plan.height} needs "
+            f"{plan.nbytes / 2**30:.1f} GB and {free / 2**30:.1f} GB of memory are available; "
+            "lower max_frames or max_side, or raise frame_stride."
+        )
+
+
 # ---------------------------------------------------------------------------------------------
 # frames
 
@@ -251,6 +275,8 @@ def decode_frames(
     raise to stop the decode. ``should_stop()`` is asked before each frame: True raises Interrupted.
     ``path`` may also be bytes."""
     plan = plan_decode(path, max_frames=max_frames, stride=stride, max_side=max_side)
+    if out is None:
+        check_fits_in_memory(plan)
     target = _target_array(plan, out, allocate)
     n = plan.frame_count
     if n == 0:
