@@ -291,6 +291,7 @@ def decode_frames_tensor(
             out=target,
             on_frame=on_frame,
             should_stop=processing_interrupted,
+            plan=plan,
         )
     if filled.shape[0] == 0:
         raise_empty(path)

@@ -23,9 +23,11 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from ltx2_nodes.api.cli.main import main as cli_main
 from ltx2_nodes.api.emulator.render import ClipSpec, render_clip
-from ltx2_nodes.api.errors import Interrupted, InvalidInputError, MediaError
+from ltx2_nodes.api.errors import Interrupted, InvalidInputError, LTX2Error, MediaError
 from ltx2_nodes.api.media import synth
 from ltx2_nodes.api.media.decode import DecodePlan, check_fits_in_memory, decode_frames, plan_decode
 from ltx2_nodes.api.media.inputs import media_from_bytes, media_from_file
@@ -383,3 +385,27 @@ def test_decode_stops_between_frames_when_asked(tmp_path: Path) -> None:
 def test_invalid_input_error_still_names_empty_bytes() -> None:
     with pytest.raises(InvalidInputError, match="empty"):
         media_from_bytes(b"", MediaKind.AUDIO, filename="nothing.wav")
+
+
+# --- any bytes: accepted whole or refused with a typed error, nothing else ----------------------------------
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    source=st.sampled_from(["png", "wav", "mp4"]),
+    cut=st.floats(0.0, 1.0),
+    flips=st.lists(st.integers(0, 10**6), max_size=4),
+)
+def test_damaged_media_is_accepted_whole_or_refused_typed(
+    good, source: str, cut: float, flips: list[int]
+) -> None:
+    data = bytearray(good[source][: max(1, int(len(good[source]) * cut))])
+    for position in flips:
+        data[position % len(data)] ^= 0x5A
+    kind = {"png": MediaKind.IMAGE, "wav": MediaKind.AUDIO, "mp4": MediaKind.VIDEO}[source]
+    try:
+        media = media_from_bytes(bytes(data), kind, filename=f"input.{source}")
+    except LTX2Error as exc:
+        assert "input." in str(exc) or "empty" in str(exc)
+        return
+    assert media.info is not None

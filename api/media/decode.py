@@ -244,11 +244,10 @@ class _Filler:
                 if item is None:
                     return
                 index, rgb = item
-                slot = self.target[index]
-                # A plain cast then an in-place scale beats one mixed-type multiply (no buffered
-                # casting); numpy runs both without the GIL.
-                np.copyto(slot, rgb, casting="unsafe")
-                np.multiply(slot, _INV_255, out=slot)
+                # One pass: numpy casts uint8 -> float32 in cache-sized chunks as it scales (the
+                # same float32 values as a cast then a scale, at half the memory traffic), without
+                # the GIL.
+                np.multiply(rgb, _INV_255, out=self.target[index], dtype=np.float32, casting="unsafe")
                 populated = max(populated, index + 1)
         except BaseException as exc:  # handed to the decoding thread, which raises it
             self.error = exc
@@ -266,6 +265,7 @@ def decode_frames(
     allocate: Callable[[tuple[int, int, int, int]], np.ndarray] | None = None,
     on_frame: Callable[[int, int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    plan: DecodePlan | None = None,
 ) -> np.ndarray:
     """Decode frames as float32 RGB 0..1 into one array [N,H,W,3]. ``out`` (or ``allocate(shape)``)
     supplies the array, e.g. a torch tensor's numpy view, so no second copy is made. ``on_frame(i, n)``
@@ -273,8 +273,10 @@ def decode_frames(
 
     ``on_frame`` receives the number of frames written so far (1..n) and the planned count; it may
     raise to stop the decode. ``should_stop()`` is asked before each frame: True raises Interrupted.
+    ``plan``: what ``plan_decode`` returned for the same options, when the caller already has it.
     ``path`` may also be bytes."""
-    plan = plan_decode(path, max_frames=max_frames, stride=stride, max_side=max_side)
+    if plan is None:
+        plan = plan_decode(path, max_frames=max_frames, stride=stride, max_side=max_side)
     if out is None:
         check_fits_in_memory(plan)
     target = _target_array(plan, out, allocate)

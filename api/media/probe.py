@@ -120,7 +120,7 @@ def _describe(source: bytes | str | Path) -> str:
 
 
 def _probe_image(source: bytes | str | Path, ctype: str, verify: bool = False) -> MediaInfo:
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     def stream() -> Any:
         return io.BytesIO(source) if isinstance(source, (bytes, bytearray, memoryview)) else source
@@ -149,7 +149,9 @@ def _probe_image(source: bytes | str | Path, ctype: str, verify: bool = False) -
             f"The {_describe(source)} declares too many pixels to decode safely "
             f"(at most {MAX_IMAGE_PIXELS:,}): {exc}."
         ) from exc
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as exc:
+    except MediaError:
+        raise
+    except Exception as exc:  # hostile bytes surface as any of Pillow's decoder errors
         raise MediaError(f"Cannot read {_describe(source)} as an image: {exc}.") from exc
 
 
@@ -291,8 +293,8 @@ def _probe_av(source: bytes | str | Path, ctype: str, verify: bool = False) -> M
         return info
     except MediaError:
         raise
-    except (av.FFmpegError, OSError, ValueError, IndexError) as exc:
-        reason = getattr(exc, "strerror", None) or str(exc)
+    except Exception as exc:  # hostile bytes surface as any of PyAV's or FFmpeg's errors
+        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
         raise MediaError(f"Cannot read {_describe(source)} as audio or video: {reason}.") from exc
 
 
