@@ -409,3 +409,37 @@ def test_damaged_media_is_accepted_whole_or_refused_typed(
         assert "input." in str(exc) or "empty" in str(exc)
         return
     assert media.info is not None
+
+
+# --- the emulator survives what a careless client would send it ----------------------------------------------
+
+
+def test_emulator_survives_broken_images_sent_past_the_local_checks(emu_env, tmp_path: Path, good) -> None:
+    from ltx2_nodes.api import runner
+    from ltx2_nodes.api.journal import Journal
+    from ltx2_nodes.api.types import GenerationRequest, MediaInput
+
+    emu = emu_env.emulator
+    emu.config.queue_seconds = emu.config.processing_seconds = 0.0
+    settings_ = runner.RunSettings(
+        output_dir=tmp_path / "out",
+        journal=Journal(tmp_path / "journal.sqlite3"),
+        poll_interval=0.02,
+        poll_timeout=60,
+        use_cache=False,
+    )
+    whole = media_from_bytes(good["png"], MediaKind.IMAGE)
+
+    def i2v(data: bytes, seed: int) -> object:
+        image = MediaInput(MediaKind.IMAGE, "image/png", data=data, filename="x.png", info=whole.info)
+        req = GenerationRequest(
+            provider="ltx", mode=Mode.IMAGE_TO_VIDEO, prompt="a kite", image=image, seed=seed
+        )
+        return asyncio.run(runner.generate(req, settings_))
+
+    for seed, data in enumerate([good["png"][: len(good["png"]) // 2], png_bomb(20_000, 20_000)]):
+        with pytest.raises(LTX2Error):  # refused at submit or failed as a job: never a dead emulator
+            i2v(data, seed)
+    result = i2v(good["png"], 99)  # and it still renders the next request
+    info = probe(Path(result.path))  # type: ignore[attr-defined]
+    assert info.video_codec == "h264" and (info.frame_count or 0) > 0

@@ -21,6 +21,7 @@ Source = str | Path | bytes
 
 _INV_255 = np.float32(1.0 / 255.0)
 _IN_FLIGHT = 4  # decoded uint8 frames waiting for conversion: bounds the extra memory
+_POPULATE_STEP = 2 << 20  # float32 elements (8 MB) of the output faulted in per step while idle
 
 
 @dataclass(frozen=True)
@@ -230,15 +231,18 @@ class _Filler:
             raise self.error
 
     def _run(self) -> None:
-        populated = 0
+        flat = self.target[: self.count].reshape(-1) if self.target.flags.c_contiguous else None
+        per_frame = self.target[0].size
+        populated = 0  # elements of ``flat`` known to be resident
         try:
             while True:
                 try:
                     item = self._queue.get_nowait()
                 except queue.Empty:
-                    if populated < self.count:
-                        populate(self.target[populated])
-                        populated += 1
+                    if flat is not None and populated < flat.size:
+                        # Small steps, so a frame that arrives meanwhile waits at most a few ms.
+                        populate(flat[populated : populated + _POPULATE_STEP])
+                        populated += _POPULATE_STEP
                         continue
                     item = self._queue.get()
                 if item is None:
@@ -248,7 +252,7 @@ class _Filler:
                 # same float32 values as a cast then a scale, at half the memory traffic), without
                 # the GIL.
                 np.multiply(rgb, _INV_255, out=self.target[index], dtype=np.float32, casting="unsafe")
-                populated = max(populated, index + 1)
+                populated = max(populated, (index + 1) * per_frame)
         except BaseException as exc:  # handed to the decoding thread, which raises it
             self.error = exc
             while self._queue.get() is not None:  # keep the producer from blocking on a full queue
