@@ -11,22 +11,21 @@ from typing import Any
 
 from .errors import LTX2Error
 from .providers import all_providers, normalize_provider_name
-from .types import GenerationRequest, MediaInfo, MediaInput, MediaKind, Mode
+from .types import AUTO_DURATION, MEDIA_FIELDS, GenerationRequest, MediaInfo, MediaInput, MediaKind, Mode
 
 # Widget names that map one-to-one onto GenerationRequest fields.
 _REQUEST_FIELDS = {f.name for f in dataclasses.fields(GenerationRequest)} - {
     "provider",
     "mode",
-    "image",
-    "audio",
-    "video",
+    *MEDIA_FIELDS,
 }
 _EMPTY = ("", "none", "auto", "default", None)
 _LENGTH_FOLLOWS_AUDIO = (Mode.AUDIO_TO_VIDEO, Mode.LIPSYNC)
 
 
 def capabilities() -> dict[str, Any]:
-    """{providers: {name: {display_name, hosting_methods, default_hosting, modes: {mode: [model...]}}}}."""
+    """{providers: {name: {display_name, hosting_methods, default_hosting, modes: {mode: [model...]},
+    choices: {mode: {field: [word...]}}}}}."""
     out: dict[str, Any] = {}
     for provider in all_providers():
         modes: dict[str, list[dict[str, Any]]] = {}
@@ -34,20 +33,29 @@ def capabilities() -> dict[str, Any]:
             entry = dataclasses.asdict(spec)
             entry["mode"] = spec.mode.value
             modes.setdefault(spec.mode.value, []).append(entry)
+        choices = {
+            mode.value: {
+                f: list(provider.choices(f, mode)) for f in provider.SPEC.choices if provider.choices(f, mode)
+            }
+            for mode in provider.modes()
+        }
         out[provider.name] = {
             "display_name": provider.display_name,
             "hosting_methods": list(provider.hosting_methods),
             "default_hosting": provider.default_hosting,
             "can_cancel": provider.can_cancel,
             "modes": modes,
+            "choices": choices,
         }
     return {"providers": out}
 
 
 def _coerce(name: str, value: Any) -> Any:
+    if name == "duration" and isinstance(value, str) and value.strip().lower() == AUTO_DURATION:
+        return AUTO_DURATION
     if value in _EMPTY or (isinstance(value, str) and value.strip().lower() in _EMPTY):
         return None
-    if name in ("duration", "start_time", "context", "guidance_scale"):
+    if name in ("duration", "start_time", "context", "guidance_scale") or name.startswith("placement_"):
         number = float(value)
         return None if name == "guidance_scale" and number == 0 else number
     if name in ("fps", "seed"):

@@ -17,6 +17,7 @@ class Mode(str, enum.Enum):
     RETAKE = "retake"
     EXTEND = "extend"
     CONTROL = "control"
+    REFRAME = "reframe"
 
     def __str__(self) -> str:
         return self.value
@@ -87,21 +88,33 @@ class MediaInput:
         }.get(sub, sub)
 
 
+# Media fields of a request and the kind each one holds.
+MEDIA_FIELDS: dict[str, MediaKind] = {
+    "image": MediaKind.IMAGE,
+    "audio": MediaKind.AUDIO,
+    "video": MediaKind.VIDEO,
+    "last_frame": MediaKind.IMAGE,
+}
+# ``GenerationRequest.duration`` value that lets the model choose the length (sent as null).
+AUTO_DURATION = "auto"
+
+
 @dataclass(frozen=True)
 class GenerationRequest:
     """A provider-neutral generation request.
 
     Values use the provider's own tokens where providers differ (``resolution`` is "1920x1080"
     for GMI and LTX, "720p" for API in One); the provider module validates and maps them.
-    ``model`` is a neutral model name ("ltx-2-pro", "ltx-2-fast", "ltx-2-3-pro", "ltx-2-3-fast",
-    "ltx-2") or None for the provider's default for the mode.
+    ``model`` is a neutral model name (as the provider registry lists them) or None for the
+    provider's default for the mode. ``duration`` may be ``AUTO_DURATION`` where a model chooses
+    the length itself.
     """
 
     provider: str  # "gmi" | "apiinone" | "ltx"
     mode: Mode
     model: str | None = None
     prompt: str = ""
-    duration: float | None = None  # seconds of output (extend: seconds added; retake: section)
+    duration: float | str | None = None  # seconds of output (extend: added; retake: section) or "auto"
     resolution: str | None = None
     fps: int | None = None
     aspect_ratio: str | None = None  # API in One text-to-video
@@ -118,11 +131,17 @@ class GenerationRequest:
     image: MediaInput | None = None
     audio: MediaInput | None = None
     video: MediaInput | None = None
+    last_frame: MediaInput | None = None  # image-to-video / audio-to-video: the last frame
+    placement: str | None = None  # reframe: an anchor (center, top, ...) or "custom" (the box below)
+    placement_x: float | None = None  # reframe "custom": left edge, fraction of the output width
+    placement_y: float | None = None  # top edge, fraction of the output height
+    placement_width: float | None = None  # fraction of the output width
+    placement_height: float | None = None  # fraction of the output height
 
     def media(self) -> dict[str, MediaInput]:
         """The media inputs that are set, by field name."""
         out: dict[str, MediaInput] = {}
-        for name in ("image", "audio", "video"):
+        for name in MEDIA_FIELDS:
             value = getattr(self, name)
             if value is not None:
                 out[name] = value
@@ -132,7 +151,7 @@ class GenerationRequest:
         """Every non-media field that is set (for the journal and for hashing): no bytes, no keys."""
         out: dict[str, Any] = {}
         for name in self.__dataclass_fields__:
-            if name in ("image", "audio", "video"):
+            if name in MEDIA_FIELDS:
                 continue
             value = getattr(self, name)
             if value is None:

@@ -166,6 +166,10 @@ class LTX2GenerationNode:
     MEDIA: ClassVar[tuple[str, ...]] = ()
     REQUIRED_MEDIA: ClassVar[tuple[str, ...]] = ()
     WIDGETS: ClassVar[tuple[str, ...]] = ()
+    # Added after a node was released: optional inputs at the end, so saved workflows keep working.
+    APPENDED_WIDGETS: ClassVar[tuple[str, ...]] = ()
+    APPENDED_MEDIA: ClassVar[tuple[str, ...]] = ()  # "last_frame"
+    PROMPT_WIDGET: ClassVar[bool] = True
     PROMPT_REQUIRED: ClassVar[bool] = True
     DESCRIPTION: ClassVar[str] = ""
 
@@ -197,6 +201,8 @@ class LTX2GenerationNode:
                 },
             ),
         }
+        if not cls.PROMPT_WIDGET:  # a mode without a prompt (reframe)
+            del required["prompt"]
         for name in cls.WIDGETS:
             required[name] = widgets.mode_widget(name, mode)
         required["seed"] = (
@@ -241,6 +247,14 @@ class LTX2GenerationNode:
             "BOOLEAN",
             {"default": False, "tooltip": ("Run (and pay) again even when every input is unchanged.")},
         )
+        for name in cls.APPENDED_WIDGETS:
+            optional[name] = widgets.mode_widget(name, mode)
+        if "last_frame" in cls.APPENDED_MEDIA:
+            optional["last_frame"] = ("IMAGE", {"tooltip": "Optional last frame (LTX-2.3 and LTX-2.5)."})
+            optional["last_frame_url"] = (
+                "STRING",
+                {"default": "", "tooltip": "Or an http(s) URL of the last frame."},
+            )
         return {"required": required, "optional": optional, "hidden": hidden_inputs()}
 
     @classmethod
@@ -338,6 +352,13 @@ class LTX2GenerationNode:
                 )
             elif str(inputs.get("video_url") or "").strip():
                 media["video"] = url_to_media(inputs["video_url"], MediaKind.VIDEO, "video_url")
+        if "last_frame" in self.APPENDED_MEDIA:
+            if inputs.get("last_frame") is not None:
+                media["last_frame"] = image_to_media(inputs["last_frame"], "last_frame")
+            elif str(inputs.get("last_frame_url") or "").strip():
+                media["last_frame"] = url_to_media(
+                    inputs["last_frame_url"], MediaKind.IMAGE, "last_frame_url"
+                )
         for kind in self.REQUIRED_MEDIA:
             if kind not in media:
                 alternatives = {
@@ -355,7 +376,7 @@ class LTX2GenerationNode:
         prompt = str(inputs.get("prompt") or "").strip()
         model = str(inputs.get("model") or widgets.AUTO)
         fields: dict[str, Any] = {}
-        for name in self.WIDGETS:  # widget names are GenerationRequest field names
+        for name in (*self.WIDGETS, *self.APPENDED_WIDGETS):  # widget names are GenerationRequest field names
             fields[name] = widgets.widget_value(name, inputs.get(name))
         seed = inputs.get("seed")
         req = GenerationRequest(

@@ -1,8 +1,10 @@
-"""The seven LTX-2 mode nodes: each is data over ``LTX2GenerationNode``."""
+"""The LTX-2 mode nodes: each is data over ``LTX2GenerationNode``."""
 
 from __future__ import annotations
 
-from ..api.types import Mode
+from typing import Any
+
+from ..api.types import MediaInput, Mode
 from .base import LTX2GenerationNode
 
 _SHOT = ("duration", "resolution", "fps")
@@ -23,7 +25,8 @@ class LTX2ImageToVideo(LTX2GenerationNode):
     MEDIA = ("image",)
     REQUIRED_MEDIA = ("image",)
     WIDGETS = (*_SHOT, "camera_motion", "generate_audio")
-    DESCRIPTION = "Animate an image (the first frame) with LTX-2."
+    APPENDED_MEDIA = ("last_frame",)
+    DESCRIPTION = "Animate an image (the first frame, optionally to a last frame) with LTX-2."
 
 
 class LTX2AudioToVideo(LTX2GenerationNode):
@@ -33,10 +36,19 @@ class LTX2AudioToVideo(LTX2GenerationNode):
     MEDIA = ("audio", "image")
     REQUIRED_MEDIA = ("audio",)
     WIDGETS = ("resolution", "guidance_scale")
+    APPENDED_WIDGETS = ("fps", "camera_motion")
+    APPENDED_MEDIA = ("last_frame",)
     PROMPT_REQUIRED = False
     DESCRIPTION = (
         "Generate a video for an audio track (2-20 s) with LTX-2; the video is as long as the audio."
     )
+
+    def collect_media(self, inputs: dict[str, Any]) -> dict[str, MediaInput]:
+        media = super().collect_media(inputs)
+        audio = media.get("audio")
+        if audio is not None and inputs.get("audio") is not None:
+            media["audio"] = audio_the_provider_takes(self.provider(inputs), inputs["audio"], audio)
+        return media
 
 
 class LTX2Lipsync(LTX2GenerationNode):
@@ -82,6 +94,38 @@ class LTX2Control(LTX2GenerationNode):
     DESCRIPTION = "Generate a video that follows a control video's pose, depth or edges with LTX-2."
 
 
+class LTX2Reframe(LTX2GenerationNode):
+    """The same video in another frame size; the area outside the original is generated."""
+
+    MODE = Mode.REFRAME
+    MEDIA = ("video",)
+    REQUIRED_MEDIA = ("video",)
+    WIDGETS = ("resolution", "placement", "placement_x", "placement_y", "placement_width", "placement_height")
+    PROMPT_WIDGET = False
+    PROMPT_REQUIRED = False
+    DESCRIPTION = (
+        "Reframe a video (up to 60 s) to another size and aspect ratio with LTX; the area outside the "
+        "original is generated."
+    )
+
+
+def audio_the_provider_takes(provider: Any, audio: Any, media: MediaInput) -> MediaInput:
+    """The graph's AUDIO as WAV when the provider takes WAV, else as M4A (AAC): the LTX API does
+    not accept PCM."""
+    from ..api.providers.common import canonical_content_type
+
+    accepted = {canonical_content_type(t) for t in provider.media_limits(media.kind).content_types}
+    if canonical_content_type(media.content_type) in accepted or "audio/mp4" not in accepted:
+        return media
+    from ..api.media.encode import encode_audio
+    from ..api.media.inputs import media_from_bytes
+    from .convert import audio_waveform
+
+    waveform, sample_rate = audio_waveform(audio, "audio")
+    data = encode_audio(waveform, sample_rate, "m4a")
+    return media_from_bytes(data, media.kind, filename="audio.m4a", content_type="audio/mp4")
+
+
 GENERATION_NODES: dict[str, tuple[type, str]] = {
     "LTX2TextToVideo": (LTX2TextToVideo, "LTX-2 Text to Video"),
     "LTX2ImageToVideo": (LTX2ImageToVideo, "LTX-2 Image to Video"),
@@ -90,4 +134,5 @@ GENERATION_NODES: dict[str, tuple[type, str]] = {
     "LTX2Retake": (LTX2Retake, "LTX-2 Retake"),
     "LTX2Extend": (LTX2Extend, "LTX-2 Extend"),
     "LTX2Control": (LTX2Control, "LTX-2 Control"),
+    "LTX2Reframe": (LTX2Reframe, "LTX-2 Reframe"),
 }

@@ -9,31 +9,13 @@ from typing import Any
 
 from ..api.providers import DISPLAY_NAMES, get_provider, provider_names
 from ..api.providers.base import ModelSpec, Provider
-from ..api.types import Mode
+from ..api.providers.vocab import FIELD_WORDS
+from ..api.types import AUTO_DURATION, Mode
 
 log = logging.getLogger("ltx2_nodes")
 
 AUTO = "auto"
 NONE = "none"
-
-# Documented value sets; a provider module may publish its own under the same attribute name.
-DEFAULT_CHOICES: dict[str, tuple[str, ...]] = {
-    "camera_motions": (
-        "dolly_in",
-        "dolly_out",
-        "dolly_left",
-        "dolly_right",
-        "jib_up",
-        "jib_down",
-        "static",
-        "focus_shift",
-    ),
-    "retake_modes": ("replace_audio_and_video", "replace_audio", "replace_video"),
-    "extend_modes": ("end", "start"),
-    "control_modes": ("pose", "depth", "canny"),
-    "audio_modes": ("preserve", "generate", "none"),
-    "aspect_ratios": ("16:9", "9:16"),
-}
 
 # Same picture size, spelled the way different providers spell it.
 RESOLUTION_ALIASES: tuple[tuple[str, ...], ...] = (
@@ -94,16 +76,13 @@ def fps_choices(mode: Mode) -> list[str]:
     return [AUTO, *(str(f) for f in sorted(_unique(f for spec in model_specs(mode) for f in spec.fps)))]
 
 
-def value_choices(mode: Mode, attr: str) -> list[str]:
-    """Union of a provider attribute (e.g. ``camera_motions``) over the mode's providers."""
+def value_choices(mode: Mode, field: str) -> list[str]:
+    """The words a field (e.g. ``camera_motion``) takes: the union over the mode's providers, else
+    the shared word list."""
     values: list[str] = []
     for provider in providers_for(mode):
-        published = getattr(provider, attr, None)
-        if isinstance(published, dict):
-            published = published.get(mode, published.get(mode.value))
-        if published:
-            values.extend(str(v) for v in published)
-    return _unique(values) or list(DEFAULT_CHOICES[attr])
+        values.extend(str(v) for v in provider.choices(field, mode))
+    return _unique(values) or list(FIELD_WORDS[field])
 
 
 def duration_widget(
@@ -129,6 +108,14 @@ def duration_widget(
     high = max(highs) if highs else fallback[1]
     if default is None:
         default = min(max(fallback[2], low), high)
+    if any(spec.auto_duration for spec in model_specs(mode)):
+        # A list (whole seconds and "auto") rather than a number: saved workflows hold a number of
+        # seconds, which stays a valid choice.
+        seconds = range(int(low), int(high) + 1)
+        return [*seconds, AUTO_DURATION], {  # type: ignore[return-value]
+            "default": int(default),
+            "tooltip": f"{tooltip} auto = the model chooses the length (LTX-2.5 only).",
+        }
     opts = {"default": default, "min": low, "max": high, "tooltip": tooltip}
     if all(float(p).is_integer() for p in [*points, default]) and mode not in (Mode.RETAKE, Mode.EXTEND):
         return "INT", {**opts, "default": int(default), "min": int(low), "max": int(high), "step": 1}
@@ -177,12 +164,12 @@ def mode_widget(name: str, mode: Mode) -> tuple[str, Any] | tuple[Any, dict[str,
             "tooltip": "Frames per second; auto = the provider's default.",
         }
     if name == "aspect_ratio":
-        return [AUTO, *value_choices(mode, "aspect_ratios")], {
+        return [AUTO, *value_choices(mode, "aspect_ratio")], {
             "default": AUTO,
             "tooltip": "Aspect ratio (API in One text-to-video); auto = 16:9.",
         }
     if name == "camera_motion":
-        return [NONE, *value_choices(mode, "camera_motions")], {"default": NONE}
+        return [NONE, *value_choices(mode, "camera_motion")], {"default": NONE}
     if name == "generate_audio":
         return "BOOLEAN", {"default": True, "tooltip": "Generate a soundtrack with the video."}
     if name == "guidance_scale":
@@ -202,10 +189,10 @@ def mode_widget(name: str, mode: Mode) -> tuple[str, Any] | tuple[Any, dict[str,
             "tooltip": "Start of the section to regenerate, in seconds.",
         }
     if name == "retake_mode":
-        choices = value_choices(mode, "retake_modes")
+        choices = value_choices(mode, "retake_mode")
         return choices, {"default": choices[0]}
     if name == "extend_mode":
-        choices = value_choices(mode, "extend_modes")
+        choices = value_choices(mode, "extend_mode")
         return choices, {"default": choices[0], "tooltip": "Add the new seconds at the end or the start."}
     if name == "context":
         return "FLOAT", {
@@ -216,15 +203,37 @@ def mode_widget(name: str, mode: Mode) -> tuple[str, Any] | tuple[Any, dict[str,
             "tooltip": "Seconds of the input used as context; 0 = the provider's default.",
         }
     if name == "control_mode":
-        choices = value_choices(mode, "control_modes")
+        choices = value_choices(mode, "control_mode")
         return choices, {"default": choices[0]}
     if name == "audio_mode":
-        choices = value_choices(mode, "audio_modes")
+        choices = value_choices(mode, "audio_mode")
         return choices, {
             "default": choices[0],
             "tooltip": "preserve = keep the control video's sound, generate = new sound, none = silent.",
         }
+    if name == "placement":
+        choices = value_choices(mode, "placement")
+        return choices, {
+            "default": choices[0],
+            "tooltip": "Where the video sits in the new frame; custom = the placement_* box below.",
+        }
+    if name in _BOX_TIPS:
+        return "FLOAT", {
+            "default": 0.0,
+            "min": 0.0,
+            "max": 1.0,
+            "step": 0.01,
+            "tooltip": f"{_BOX_TIPS[name]} (placement custom; 0 = unset).",
+        }
     raise KeyError(name)
+
+
+_BOX_TIPS = {
+    "placement_x": "Left edge of the video, as a fraction of the output width",
+    "placement_y": "Top edge of the video, as a fraction of the output height",
+    "placement_width": "Width of the video, as a fraction of the output width",
+    "placement_height": "Height of the video, as a fraction of the output height",
+}
 
 
 def widget_value(name: str, value: Any) -> Any:
@@ -239,8 +248,10 @@ def widget_value(name: str, value: Any) -> Any:
         return None
     if name == "fps":
         return int(float(value))
-    if name in ("guidance_scale", "context"):
+    if name in ("guidance_scale", "context") or name in _BOX_TIPS:
         return None if float(value) <= 0 else float(value)
+    if name == "duration" and str(value).strip().lower() == AUTO_DURATION:
+        return AUTO_DURATION
     if name in ("duration", "start_time"):
         return float(value)
     if name == "generate_audio":

@@ -110,6 +110,7 @@ def _assert_400(client: httpx.Client, body: Any, field: str) -> None:
 
 def test_text_to_video_shapes_states_and_output(emulator: RunningEmulator) -> None:
     emu = emulator.emulator
+    emu.config.queue_seconds = 1.0  # "created" for 0.5 s: the first poll sees it even on a loaded machine
     with _client(emulator) as client:
         resp = client.post(
             "/requests", json=_t2v(camera_motion="dolly_in"), headers={"X-Organization-ID": "org-123"}
@@ -487,7 +488,7 @@ def test_job_fails_or_is_cancelled_with_a_reason(emulator: RunningEmulator, kind
     with _client(emulator) as client:
         final, _ = _wait(client, client.post("/requests", json=_t2v()).json()["request_id"])
     assert final["status"] == word
-    assert final["outcome"]["reason"] == f"injected {kind}" and final["error"] == f"injected {kind}"
+    assert final["outcome"]["error"] == f"injected {kind}"  # a string at outcome.error
     assert "media_urls" not in final["outcome"]
 
 

@@ -25,7 +25,7 @@ from PIL import Image
 
 KEY = "emulator-ltx-key"
 RATE = 16000  # sample rate of the synthetic inputs (quick to make)
-T2V = {"prompt": "a lighthouse at dusk", "model": "ltx-2-fast", "duration": 6, "resolution": "1920x1080"}
+T2V = {"prompt": "a lighthouse at dusk", "model": "ltx-2-3-fast", "duration": 6, "resolution": "1920x1080"}
 
 
 # --- utilities ---
@@ -46,7 +46,8 @@ def media() -> dict[str, bytes]:
     return {
         "png": synth.test_png(96, 64),
         "wav": synth.test_wav(3.0, sample_rate=RATE),
-        "short_wav": synth.test_wav(1.5, sample_rate=RATE),
+        "mp3": synth_audio("mp3"),
+        "short_mp3": synth_audio("mp3", 1.5),
         "mp4": synth.test_mp4(4.0, 128, 72, fps=25, sample_rate=RATE),
         "short_mp4": synth.test_mp4(2.0, 128, 72, fps=25, audio=False),
     }
@@ -84,6 +85,16 @@ def wait_finished(client: httpx.Client, endpoint: str, job_id: str) -> tuple[dic
     raise AssertionError(f"job {job_id} never finished: {seen}")
 
 
+def run(client: httpx.Client, endpoint: str, json: dict) -> httpx.Response:
+    """Submit a job and, once it completed, download its video; a refused submit is returned as it is."""
+    resp = client.post(f"/v2/{endpoint}", json=json)
+    if resp.status_code != 202:
+        return resp
+    body, _ = wait_finished(client, endpoint, resp.json()["id"])
+    assert body["status"] == "completed", body
+    return httpx.get(body["result"]["video_url"])
+
+
 def decoded(tmp_path: Path, name: str, data: bytes) -> np.ndarray:
     path = tmp_path / name
     path.write_bytes(data)
@@ -113,7 +124,7 @@ def test_upload_answer_and_put_with_required_headers(client: httpx.Client, media
     assert put.status_code == 200
 
     # The stored file is usable as a media field.
-    video = client.post("/v1/image-to-video", json={**T2V, "image_uri": ticket["storage_uri"]})
+    video = run(client, "image-to-video", {**T2V, "image_uri": ticket["storage_uri"]})
     assert video.status_code == 200, video.text
     assert video.headers["content-type"] == "video/mp4"
     assert probe(video.content).video_codec == "h264"
@@ -131,7 +142,7 @@ def test_upload_put_without_a_required_header_is_refused(
     assert put.status_code == 403
     assert "<Code>SignatureDoesNotMatch</Code>" in put.text
     # Nothing was stored: the storage URI cannot be used.
-    resp = client.post("/v1/image-to-video", json={**T2V, "image_uri": ticket["storage_uri"]})
+    resp = run(client, "image-to-video", {**T2V, "image_uri": ticket["storage_uri"]})
     assert_error(resp, 400, "invalid_request_error", "image_uri")
 
 
@@ -163,11 +174,9 @@ def test_upload_url_lifetime_follows_a_shorter_config(
 # --- v1 synchronous ---------------------------------------------------------------------------------------------
 
 
-def test_v1_text_to_video_answers_with_the_mp4(client: httpx.Client, emulator: RunningEmulator) -> None:
-    resp = client.post("/v1/text-to-video", json=T2V)
+def test_text_to_video_renders_the_asked_clip(client: httpx.Client, emulator: RunningEmulator) -> None:
+    resp = run(client, "text-to-video", {**T2V, "fps": 25})
     assert resp.status_code == 200
-    assert resp.headers["content-type"] == "video/mp4"
-    assert resp.headers["x-request-id"]
     info = probe(resp.content)
     cfg = emulator.emulator.config
     assert (info.width, info.height) == render_size(1920, 1080, cfg.render_scale, cfg.max_render_side)
@@ -177,24 +186,108 @@ def test_v1_text_to_video_answers_with_the_mp4(client: httpx.Client, emulator: R
     assert emulator.emulator.jobs_created["ltx"] == 1
 
 
-def test_v1_without_generated_audio_is_silent(client: httpx.Client) -> None:
-    resp = client.post("/v1/text-to-video", json={**T2V, "generate_audio": False, "fps": 50})
+def test_without_generated_audio_is_silent(client: httpx.Client) -> None:
+    resp = run(client, "text-to-video", {**T2V, "generate_audio": False, "fps": 50})
     assert resp.status_code == 200
     info = probe(resp.content)
     assert not info.has_audio
     assert info.fps == 50
 
 
-def test_v1_failed_generation_is_an_api_error(client: httpx.Client, emulator: RunningEmulator) -> None:
-    emulator.emulator.add_fault(Fault(provider="ltx", op="job", kind="fail", message="GPU fell over"))
-    assert_error(client.post("/v1/text-to-video", json=T2V), 500, "api_error", "GPU fell over")
+def test_v1_generation_is_gone_but_upload_stays(client: httpx.Client, emulator: RunningEmulator) -> None:
+    for endpoint in ("text-to-video", "image-to-video", "retake"):
+        assert client.post(f"/v1/{endpoint}", json=T2V).status_code in (404, 405)
+    assert client.post("/v1/upload", json={"content_type": "image/png"}).status_code == 200
+    assert emulator.emulator.jobs_created["ltx"] == 0
+
+
+@pytest.mark.parametrize(
+    ("removed", "replacement"), [("ltx-2-pro", "ltx-2-3-pro"), ("ltx-2-fast", "ltx-2-3-fast")]
+)
+@pytest.mark.parametrize("endpoint", ["text-to-video", "retake", "audio-to-video"])
+def test_removed_models_are_refused_naming_the_replacement(
+    client: httpx.Client, emulator: RunningEmulator, removed: str, replacement: str, endpoint: str
+) -> None:
+    message = assert_error(
+        client.post(f"/v2/{endpoint}", json={**T2V, "model": removed}), 400, "invalid_request_error"
+    )
+    assert removed in message and replacement in message
+    assert emulator.emulator.jobs_created["ltx"] == 0
+
+
+def test_automatic_duration_on_ltx_2_5_only(client: httpx.Client) -> None:
+    resp = run(
+        client, "text-to-video", {**T2V, "model": "ltx-2-5-fast", "duration": None, "resolution": "1280x720"}
+    )
+    assert resp.status_code == 200
+    assert abs(probe(resp.content).duration - proto.AUTO_SECONDS) < 0.5
+    refused = client.post("/v2/text-to-video", json={**T2V, "duration": None})
+    assert "null" in assert_error(refused, 400, "invalid_request_error", "duration")
+
+
+def test_errors_carry_a_request_id(client: httpx.Client) -> None:
+    resp = client.post("/v2/text-to-video", json={**T2V, "fps": 30})
+    assert resp.status_code == 400 and resp.headers["x-request-id"]
+
+
+def test_reframe_renders_the_target_size(
+    client: httpx.Client, emulator: RunningEmulator, media: dict[str, bytes]
+) -> None:
+    body = {
+        "video_uri": hosted(emulator, media["mp4"], "video/mp4"),
+        "resolution": "1080x1920",
+        "placement": {"anchor": "top"},
+    }
+    resp = run(client, proto.REFRAME, body)
+    assert resp.status_code == 200, resp.text
+    info = probe(resp.content)
+    cfg = emulator.emulator.config
+    assert (info.width, info.height) == render_size(1080, 1920, cfg.render_scale, cfg.max_render_side)
+    assert abs(info.duration - 4.0) < 0.2
+    box = {**body, "placement": {"x": 0.1, "y": 0.2, "width": 0.5}}
+    assert run(client, proto.REFRAME, box).status_code == 200
+    for bad in (
+        {**body, "resolution": "1920x1088"},
+        {**body, "placement": {"anchor": "middle"}},
+        {**body, "placement": {"x": 0.6, "width": 0.5}},
+        {**body, "placement": {"x": 0.1}},
+        {**body, "prompt": "wider"},
+    ):
+        assert_error(client.post(f"/v2/{proto.REFRAME}", json=bad), 400, "invalid_request_error")
+
+
+def test_audio_to_video_new_fields_and_no_wav(
+    client: httpx.Client, emulator: RunningEmulator, media: dict[str, bytes]
+) -> None:
+    body = {
+        "audio_uri": hosted(emulator, media["mp3"], "audio/mpeg"),
+        "prompt": "a singer",
+        "model": "ltx-2-5-pro",
+        "fps": 50,
+        "camera_motion": "jib_up",
+        "last_frame_uri": data_uri(media["png"], "image/png"),
+    }
+    resp = run(client, "audio-to-video", body)
+    assert resp.status_code == 200, resp.text
+    assert probe(resp.content).fps == 50
+    wav = {**body, "audio_uri": hosted(emulator, media["wav"], "audio/wav")}
+    assert_error(client.post("/v2/audio-to-video", json=wav), 400, "invalid_request_error", "WAV")
+    assert_error(
+        client.post("/v2/retake", json={**body, "model": "ltx-2-5-pro"}), 400, "invalid_request_error"
+    )
+
+
+def synth_audio(fmt: str, seconds: float = 3.0) -> bytes:
+    from ltx2_nodes.api.media.encode import encode_audio
+
+    return encode_audio(synth.speech_like_audio(seconds, RATE, 1, 0), RATE, fmt)
 
 
 def test_audio_to_video_lasts_as_long_as_the_audio(
     client: httpx.Client, emulator: RunningEmulator, media: dict[str, bytes]
 ) -> None:
-    body = {"audio_uri": hosted(emulator, media["wav"], "audio/wav"), "prompt": "a singer"}
-    resp = client.post("/v1/audio-to-video", json=body)
+    body = {"audio_uri": hosted(emulator, media["mp3"], "audio/mpeg"), "prompt": "a singer"}
+    resp = run(client, "audio-to-video", body)
     assert resp.status_code == 200, resp.text
     info = probe(resp.content)
     assert info.fps == 25
@@ -212,7 +305,7 @@ def test_retake_keeps_the_frames_outside_the_section(
         "mode": "replace_video",
         "prompt": "a red door",
     }
-    resp = client.post("/v1/retake", json=body)
+    resp = run(client, "retake", body)
     assert resp.status_code == 200, resp.text
     src = decoded(tmp_path, "in.mp4", media["mp4"])
     out = decoded(tmp_path, "out.mp4", resp.content)
@@ -227,7 +320,7 @@ def test_extend_keeps_the_original_and_adds_the_new_seconds(
     client: httpx.Client, emulator: RunningEmulator, media: dict[str, bytes], tmp_path: Path, where: str
 ) -> None:
     body = {"video_uri": hosted(emulator, media["mp4"], "video/mp4"), "duration": 2, "mode": where}
-    resp = client.post("/v1/extend", json=body)
+    resp = run(client, "extend", body)
     assert resp.status_code == 200, resp.text
     src = decoded(tmp_path, "in.mp4", media["mp4"])
     out = decoded(tmp_path, "out.mp4", resp.content)
@@ -308,7 +401,7 @@ def test_bad_or_missing_key_is_401(emulator: RunningEmulator, header: str | None
     headers = {} if header is None else {"Authorization": header}
     base = f"{emulator.origin}/ltx"
     for resp in (
-        httpx.post(f"{base}/v1/text-to-video", json=T2V, headers=headers),
+        httpx.post(f"{base}/v2/text-to-video", json=T2V, headers=headers),
         httpx.post(f"{base}/v2/text-to-video", json=T2V, headers=headers),
         httpx.get(f"{base}/v2/text-to-video/abc", headers=headers),
         httpx.post(f"{base}/v1/upload", json={}, headers=headers),
@@ -349,12 +442,12 @@ def test_content_filter_is_422(client: httpx.Client, emulator: RunningEmulator) 
 
 def test_oversized_media_is_413(client: httpx.Client, emulator: RunningEmulator) -> None:
     big = bytes(7 * (1 << 20) + 1024)  # over 7 MB: too large as a data URI, fine by URL
-    resp = client.post("/v1/image-to-video", json={**T2V, "image_uri": data_uri(big, "image/png")})
+    resp = run(client, "image-to-video", {**T2V, "image_uri": data_uri(big, "image/png")})
     assert_error(resp, 413, "request_too_large", "image_uri")
-    by_url = client.post("/v1/image-to-video", json={**T2V, "image_uri": hosted(emulator, big, "image/png")})
+    by_url = run(client, "image-to-video", {**T2V, "image_uri": hosted(emulator, big, "image/png")})
     assert_error(by_url, 400, "invalid_request_error", "image_uri")  # size accepted, content unreadable
     huge = hosted(emulator, bytes(15 * (1 << 20) + 1024), "image/png")
-    assert_error(client.post("/v1/image-to-video", json={**T2V, "image_uri": huge}), 413, "request_too_large")
+    assert_error(run(client, "image-to-video", {**T2V, "image_uri": huge}), 413, "request_too_large")
     assert emulator.emulator.jobs_created["ltx"] == 0
 
 
@@ -369,12 +462,15 @@ def test_unknown_endpoint_and_bad_json(client: httpx.Client) -> None:
 
 def expected_valid(model: str, duration: int, resolution: str, fps: int) -> bool:
     """The documented rules, written independently of the emulator."""
-    fps_ok = fps in (25, 50) or (model.startswith("ltx-2-3-") and fps in (24, 48))
-    if not fps_ok or resolution not in ("1920x1080", "2560x1440", "3840x2160"):
+    sizes = ("1920x1080", "2560x1440", "3840x2160", "1280x720", "1080x1920", "720x1280")
+    if fps not in (24, 25, 48, 50) or resolution not in sizes:
         return False
-    if duration in (6, 8, 10):
+    short = (2, 3, 4, 5, 6, 8, 10) if model.startswith("ltx-2-5-") else (6, 8, 10)
+    if duration in short:
         return True
-    long_ok = model.endswith("-fast") and resolution == "1920x1080" and fps == 25
+    if model == "ltx-2-5-fast":
+        return duration in (12, 14, 16, 18, 20)
+    long_ok = model == "ltx-2-3-fast" and resolution == "1920x1080" and fps == 25
     return long_ok and duration in (12, 14, 16, 18, 20)
 
 
@@ -382,7 +478,7 @@ def expected_valid(model: str, duration: int, resolution: str, fps: int) -> bool
 @given(
     model=st.sampled_from(proto.MODELS),
     duration=st.sampled_from([4, 6, 7, 8, 10, 12, 14, 16, 18, 20, 22]),
-    resolution=st.sampled_from(["1920x1080", "2560x1440", "3840x2160", "1280x720"]),
+    resolution=st.sampled_from(["1920x1080", "2560x1440", "3840x2160", "1280x720", "720x1280", "1280x721"]),
     fps=st.sampled_from([24, 25, 30, 48, 50]),
 )
 def test_duration_model_resolution_fps_rules(
@@ -449,10 +545,10 @@ def test_media_format_rules(client: httpx.Client, emulator: RunningEmulator, med
 @pytest.mark.parametrize(
     ("endpoint", "body", "field"),
     [
-        ("audio-to-video", {"audio_uri": "{wav}", "prompt": "x", "model": "ltx-2-fast"}, "model"),
+        ("audio-to-video", {"audio_uri": "{wav}", "prompt": "x", "model": "ltx-2-3-fast"}, "model"),
         ("audio-to-video", {"audio_uri": "{wav}"}, "prompt"),
-        ("audio-to-video", {"audio_uri": "{short_wav}", "prompt": "x"}, "audio_uri"),
-        ("audio-to-video", {"audio_uri": "{wav}", "prompt": "x", "fps": 50}, "fps"),
+        ("audio-to-video", {"audio_uri": "{short_mp3}", "prompt": "x"}, "audio_uri"),
+        ("audio-to-video", {"audio_uri": "{wav}", "prompt": "x", "fps": 30}, "fps"),
         ("audio-to-video", {"audio_uri": "{wav}", "prompt": "x", "resolution": "3840x2160"}, "resolution"),
         ("audio-to-video", {"prompt": "x"}, "audio_uri"),
         ("retake", {"video_uri": "{mp4}", "start_time": 0, "duration": 2, "model": "ltx-2-3-fast"}, "model"),
@@ -465,7 +561,7 @@ def test_media_format_rules(client: httpx.Client, emulator: RunningEmulator, med
         ("extend", {"video_uri": "{mp4}", "duration": 1}, "duration"),
         ("extend", {"video_uri": "{mp4}", "duration": 21}, "duration"),
         ("extend", {"video_uri": "{mp4}", "duration": 2, "mode": "middle"}, "mode"),
-        ("extend", {"video_uri": "{mp4}", "duration": 2, "model": "ltx-2-fast"}, "model"),
+        ("extend", {"video_uri": "{mp4}", "duration": 2, "model": "ltx-2-5-fast"}, "model"),
         ("extend", {"video_uri": "{mp4}", "duration": 2, "context": 5}, "context"),  # longer than the video
         ("extend", {"video_uri": "{mp4}", "duration": 19, "context": 3}, "context + duration"),  # 550 frames
         ("extend", {"video_uri": "{short_mp4}", "duration": 2}, "video_uri"),
@@ -481,8 +577,8 @@ def test_edit_and_audio_field_rules(
     field: str,
 ) -> None:
     uris = {
-        "{wav}": hosted(emulator, media["wav"], "audio/wav"),
-        "{short_wav}": data_uri(media["short_wav"], "audio/wav"),
+        "{wav}": hosted(emulator, media["mp3"], "audio/mpeg"),
+        "{short_mp3}": data_uri(media["short_mp3"], "audio/mpeg"),
         "{mp4}": hosted(emulator, media["mp4"], "video/mp4"),
         "{short_mp4}": hosted(emulator, media["short_mp4"], "video/mp4"),  # 50 frames < 73
     }
@@ -496,7 +592,7 @@ def test_edit_requests_within_the_rules_are_accepted(
     client: httpx.Client, emulator: RunningEmulator, media: dict[str, bytes]
 ) -> None:
     video = hosted(emulator, media["mp4"], "video/mp4")
-    audio = hosted(emulator, media["wav"], "audio/wav")
+    audio = hosted(emulator, media["mp3"], "audio/mpeg")
     image = data_uri(media["png"], "image/png")
     for endpoint, body in [
         ("audio-to-video", {"audio_uri": audio, "image_uri": image, "prompt": "forbidden-content"}),
@@ -508,7 +604,7 @@ def test_edit_requests_within_the_rules_are_accepted(
                 "duration": 4,
                 "context": 4,
                 "prompt": "forbidden-content",
-                "model": "ltx-2-pro",
+                "model": "ltx-2-3-pro",
             },
         ),
     ]:
@@ -574,7 +670,7 @@ def test_upload_and_put_faults(
 
 def test_submit_counter_counts_every_submit(client: httpx.Client, emulator: RunningEmulator) -> None:
     client.post("/v2/text-to-video", json={**T2V, "duration": 7})  # invalid
-    client.post("/v1/text-to-video", json={**T2V, "prompt": "forbidden-content"})  # filtered
+    run(client, "text-to-video", {**T2V, "prompt": "forbidden-content"})  # filtered
     client.get("/v2/text-to-video/nothing")  # not a submit
     assert emulator.emulator.submit_requests["ltx"] == 2
     assert emulator.emulator.jobs_created["ltx"] == 0

@@ -15,6 +15,8 @@ MODE_NODES = {
     "retake": "LTX2Retake",
     "extend": "LTX2Extend",
     "control": "LTX2Control",
+    "first_last_frame": "LTX2ImageToVideo",
+    "reframe": "LTX2Reframe",
 }
 
 

@@ -52,7 +52,7 @@ def _request(provider: str = "gmi", prompt: str = "a lighthouse at dusk, waves")
         return GenerationRequest(
             provider="ltx",
             mode=Mode.TEXT_TO_VIDEO,
-            model="ltx-2-fast",
+            model="ltx-2-3-fast",
             prompt=prompt,
             duration=6,
             resolution="1920x1080",

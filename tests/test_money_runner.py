@@ -21,7 +21,7 @@ FAST_RETRY = RetryPolicy(base_delay=0.05, max_delay=0.5)
 
 
 def _req(provider: str = "gmi", seed: int | None = None) -> GenerationRequest:
-    model = "ltx-2-fast" if provider == "ltx" else None
+    model = "ltx-2-3-fast" if provider == "ltx" else None
     return GenerationRequest(
         provider=provider,
         mode=Mode.TEXT_TO_VIDEO,
@@ -197,7 +197,7 @@ async def test_limits_are_checked_before_a_url_input_is_fetched(emu_env, tmp_pat
     req = GenerationRequest(
         provider="ltx",
         mode=Mode.EXTEND,
-        model="ltx-2-pro",
+        model="ltx-2-3-pro",
         prompt="more",
         duration=30,
         video=media_from_url(url, MediaKind.VIDEO),
@@ -223,7 +223,7 @@ async def test_a_job_the_provider_cannot_find_right_after_accepting_stays_resuma
     req = GenerationRequest(
         provider="ltx",
         mode=Mode.TEXT_TO_VIDEO,
-        model="ltx-2-fast",
+        model="ltx-2-3-fast",
         prompt="a glitch",
         duration=6,
         resolution="1920x1080",

@@ -270,7 +270,17 @@ async def test_a_batch_image_is_refused_before_any_request(env) -> None:
 @pytest.mark.parametrize(
     ("node", "inputs", "named"),
     [
-        (LTX2TextToVideo, {"provider": "LTX (Lightricks)", "model": "ltx-2-pro", "duration": 20}, "duration"),
+        (
+            LTX2TextToVideo,
+            {"provider": "LTX (Lightricks)", "model": "ltx-2-3-pro", "duration": 20},
+            "duration",
+        ),
+        (LTX2TextToVideo, {"provider": "LTX (Lightricks)", "model": "ltx-2-pro"}, "model"),
+        (
+            LTX2TextToVideo,
+            {"provider": "LTX (Lightricks)", "model": "ltx-2-3-fast", "duration": "auto"},
+            "duration",
+        ),
         (LTX2TextToVideo, {"provider": "GMI Cloud", "resolution": "480p"}, "resolution"),
         (LTX2TextToVideo, {"provider": "API in One", "fps": "50"}, "fps"),
         (LTX2ImageToVideo, {"provider": "GMI Cloud"}, "image"),

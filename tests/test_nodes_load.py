@@ -26,6 +26,7 @@ NODE_IDS = {
     "LTX2Retake": "LTX-2 Retake",
     "LTX2Extend": "LTX-2 Extend",
     "LTX2Control": "LTX-2 Control",
+    "LTX2Reframe": "LTX-2 Reframe",
     "LTX2ProviderSettings": "LTX-2 Provider Settings",
     "LTX2DecodeVideo": "LTX-2 Decode Video",
     "LTX2LoadJobResult": "LTX-2 Load Job Result",
@@ -76,12 +77,14 @@ def test_inputs_come_from_the_provider_registry() -> None:
     providers = req["provider"][0]
     assert providers == [p.display_name for p in widgets.providers_for(Mode.TEXT_TO_VIDEO)]
     assert req["model"][0][0] == "auto"
-    kind, opts = req["duration"]
-    assert kind in ("INT", "FLOAT")
+    choices, opts = req["duration"]  # a list: whole seconds, and "auto" (LTX-2.5 picks the length)
     all_durations = [
         d for s in widgets.model_specs(Mode.TEXT_TO_VIDEO) for d in (*s.durations, *(s.duration_range or ()))
     ]
-    assert opts["min"] == min(all_durations) and opts["max"] == max(all_durations)
+    assert choices[-1] == "auto" and opts["default"] == 6
+    assert choices[0] == min(all_durations) and choices[-2] == max(all_durations)
+    assert all(float(d) in choices for d in all_durations)
+    assert widgets.mode_widget("duration", Mode.RETAKE)[0] == "FLOAT"  # no model picks a section itself
     resolutions = {r for s in widgets.model_specs(Mode.TEXT_TO_VIDEO) for r in s.resolutions}
     assert set(req["resolution"][0]) == {"auto", *resolutions}
     assert req["camera_motion"][0][0] == "none"

@@ -23,7 +23,17 @@ from ltx2_nodes.nodes.video import LTX2Video
 from PIL import Image
 
 WORKFLOWS = sorted((Path(__file__).resolve().parents[1] / "example_workflows" / "api").glob("*.json"))
-MODES = ("text_to_video", "image_to_video", "audio_to_video", "lipsync", "retake", "extend", "control")
+MODES = (
+    "text_to_video",
+    "image_to_video",
+    "first_last_frame",
+    "audio_to_video",
+    "lipsync",
+    "retake",
+    "extend",
+    "control",
+    "reframe",
+)
 
 
 @pytest.fixture
@@ -142,6 +152,7 @@ def core(tmp_path: Path) -> CoreNodes:
     inputs = tmp_path / "input"
     inputs.mkdir()
     (inputs / "example.png").write_bytes(synth.test_png(160, 96, seed=3))
+    (inputs / "example_last.png").write_bytes(synth.test_png(160, 96, seed=4))
     (inputs / "example.wav").write_bytes(synth.test_wav(5.2, 24000, seed=1))
     (inputs / "example.mp4").write_bytes(synth.test_mp4(5.2, 128, 96, fps=25, seed=2))
     return CoreNodes(inputs, tmp_path / "saved")

@@ -342,7 +342,8 @@ def test_resolution_tier() -> None:
     assert c.resolution_tier("1920x1080") == "1080p"
     assert c.resolution_tier("2560x1440") == "1440p"
     assert c.resolution_tier("3840x2160") == "2160p"
-    assert c.resolution_tier(width=1280, height=720) == "1080p"
+    assert c.resolution_tier(width=1280, height=720) == "720p"
+    assert c.resolution_tier("1080x1920") == "1080p"
     assert c.resolution_tier(width=1440, height=2560) == "1440p"
     assert c.resolution_tier() == "1080p"
 
@@ -409,13 +410,14 @@ def test_mode_not_offered_is_refused(name: str, mode: Mode) -> None:
 
 def test_published_choices_match_validation() -> None:
     gmi, ltx, aio = get_provider("gmi"), get_provider("ltx"), get_provider("apiinone")
-    assert "focus_shift" in gmi.camera_motions and gmi.camera_motions == ltx.camera_motions  # type: ignore[attr-defined]
-    assert ltx.extend_modes == ("end", "start")  # type: ignore[attr-defined]
-    assert aio.control_modes == ("pose", "depth", "canny")  # type: ignore[attr-defined]
-    assert aio.audio_modes == ("preserve", "generate", "none")  # type: ignore[attr-defined]
-    assert aio.aspect_ratios == ("16:9", "9:16")  # type: ignore[attr-defined]
+    t2v = Mode.TEXT_TO_VIDEO
+    assert "focus_shift" in gmi.choices("camera_motion", t2v)
+    assert gmi.choices("camera_motion", t2v) == ltx.choices("camera_motion", t2v)
+    assert ltx.choices("extend_mode", Mode.EXTEND) == ("end", "start")
+    assert aio.choices("control_mode", Mode.CONTROL) == ("pose", "depth", "canny")
+    assert aio.choices("audio_mode", Mode.CONTROL) == ("preserve", "generate", "none")
+    assert aio.choices("aspect_ratio", t2v) == ("16:9", "9:16")
+    assert aio.choices("aspect_ratio", Mode.IMAGE_TO_VIDEO) == ()  # the mode does not take it
     for p in (gmi, ltx):
-        for motion in p.camera_motions:  # type: ignore[attr-defined]
-            p.validate(
-                GenerationRequest(provider=p.name, mode=Mode.TEXT_TO_VIDEO, prompt="x", camera_motion=motion)
-            )
+        for motion in p.choices("camera_motion", t2v):
+            p.validate(GenerationRequest(provider=p.name, mode=t2v, prompt="x", camera_motion=motion))

@@ -54,8 +54,8 @@ def audio(seconds: float, fmt: str = "wav") -> MediaInput:
 
 
 @functools.cache
-def video(seconds: float, fps: float = 25) -> MediaInput:
-    return media_from_bytes(test_mp4(seconds, 64, 36, fps, audio=True, sample_rate=16000), MediaKind.VIDEO)
+def video(seconds: float, fps: float = 25, w: int = 64, h: int = 36) -> MediaInput:
+    return media_from_bytes(test_mp4(seconds, w, h, fps, audio=True, sample_rate=16000), MediaKind.VIDEO)
 
 
 def faked(media: MediaInput, **info: Any) -> MediaInput:
@@ -197,30 +197,34 @@ def ltx_requests() -> dict[Mode, st.SearchStrategy[GenerationRequest]]:
         GenerationRequest,
         provider=st.just("ltx"),
         mode=st.just(mode),
-        model=st.sampled_from([None, "ltx-2-pro", "ltx-2-fast", "ltx-2-3-pro", "ltx-2-3-fast"]),
+        model=st.sampled_from([None, *LTX_MODELS]),
         prompt=st.sampled_from([PROMPT, "x" * 5000, " " + "y" * 5000 + " "]),
-        duration=st.sampled_from([None, 6, 8, 10, 12, 20]),
-        resolution=st.sampled_from([None, "1920x1080", "2560x1440", "3840x2160"]),
+        duration=st.sampled_from([None, 2, 5, 6, 8, 10, 12, 20, "auto"]),
+        resolution=st.sampled_from([None, "1920x1080", "1280x720", "2560x1440", "3840x2160", "720x1280"]),
         fps=st.sampled_from([None, 24, 25, 48, 50]),
         camera_motion=st.sampled_from([None, "jib_up"]),
         generate_audio=st.sampled_from([None, False]),
-    ).map(lambda r: r if r.mode is Mode.TEXT_TO_VIDEO else _with(r, image=image()))
+        last_frame=st.sampled_from([None, image(True)]),
+    ).map(lambda r: _with(r, last_frame=None) if r.mode is Mode.TEXT_TO_VIDEO else _with(r, image=image()))
     a2v = st.builds(
         GenerationRequest,
         provider=st.just("ltx"),
         mode=st.just(Mode.AUDIO_TO_VIDEO),
-        model=st.sampled_from([None, "ltx-2-pro", "ltx-2-3-pro"]),
+        model=st.sampled_from([None, "ltx-2-3-pro", "ltx-2-5-fast", "ltx-2-5-pro"]),
         prompt=st.sampled_from([PROMPT, ""]),
-        audio=st.sampled_from([2.0, 1.97, 6.0, 20.0, 20.03]).map(audio),
+        audio=st.sampled_from([2.0, 1.97, 6.0, 20.0, 20.03]).map(lambda s: audio(s, "mp3")),
         image=st.sampled_from([None, image(), image(True)]),
-        resolution=st.sampled_from([None, "1920x1080"]),
+        last_frame=st.sampled_from([None, image()]),
+        resolution=st.sampled_from([None, "1920x1080", "1080x1920"]),
+        fps=st.sampled_from([None, 24, 50]),
+        camera_motion=st.sampled_from([None, "static"]),
         guidance_scale=st.sampled_from([None, 0.0, 1.0, 5.0, 9.0, 50.0, 60.0]),
     )
     retake = st.builds(
         GenerationRequest,
         provider=st.just("ltx"),
         mode=st.just(Mode.RETAKE),
-        model=st.sampled_from([None, "ltx-2-pro", "ltx-2-3-pro"]),
+        model=st.sampled_from([None, "ltx-2-3-pro"]),
         prompt=st.sampled_from([PROMPT, ""]),
         video=st.sampled_from([video(3.0, 25), video(4.0, 24), video(4.0, 50)]),
         start_time=st.sampled_from([None, 0.0, 1.0, 1.98, 2.0]),
@@ -231,12 +235,36 @@ def ltx_requests() -> dict[Mode, st.SearchStrategy[GenerationRequest]]:
         GenerationRequest,
         provider=st.just("ltx"),
         mode=st.just(Mode.EXTEND),
-        model=st.sampled_from([None, "ltx-2-pro", "ltx-2-3-pro"]),
+        model=st.sampled_from([None, "ltx-2-3-pro"]),
         prompt=st.sampled_from([PROMPT, ""]),
         video=st.sampled_from([video(3.0, 25), video(4.0, 50)]),
         duration=st.sampled_from([2.0, 6.0, 9.1, 10.0, 19.2, 20.0]),
         extend_mode=st.sampled_from([None, "end", "start"]),
         context=st.sampled_from([None, 1.0, 1.02, 2.5, 3.0]),
+    )
+    reframe_video = st.sampled_from([video(3.0, 25, 96, 64), video(2.0, 24, 64, 96)])
+    reframe_size = st.sampled_from([None, "1920x1080", "720x900", "1080x1080"])
+    reframe = st.one_of(
+        st.builds(
+            GenerationRequest,
+            provider=st.just("ltx"),
+            mode=st.just(Mode.REFRAME),
+            video=reframe_video,
+            resolution=reframe_size,
+            placement=st.sampled_from([None, "center", "bottom_right", "top"]),
+        ),
+        st.builds(
+            GenerationRequest,
+            provider=st.just("ltx"),
+            mode=st.just(Mode.REFRAME),
+            video=reframe_video,
+            resolution=reframe_size,
+            placement=st.just("custom"),
+            placement_x=st.sampled_from([None, 0.0, 0.3, 0.99]),
+            placement_y=st.sampled_from([None, 0.25]),
+            placement_width=st.sampled_from([None, 0.5, 0.7, 0.01]),
+            placement_height=st.sampled_from([None, 0.5]),
+        ),
     )
     return {
         Mode.TEXT_TO_VIDEO: gen(Mode.TEXT_TO_VIDEO),
@@ -244,7 +272,11 @@ def ltx_requests() -> dict[Mode, st.SearchStrategy[GenerationRequest]]:
         Mode.AUDIO_TO_VIDEO: a2v,
         Mode.RETAKE: retake,
         Mode.EXTEND: extend,
+        Mode.REFRAME: reframe,
     }
+
+
+LTX_MODELS = ("ltx-2-3-pro", "ltx-2-3-fast", "ltx-2-5-pro", "ltx-2-5-fast")
 
 
 def _with(req: GenerationRequest, **changes: Any) -> GenerationRequest:
@@ -267,6 +299,7 @@ CASES = [
     ("ltx", Mode.AUDIO_TO_VIDEO),
     ("ltx", Mode.RETAKE),
     ("ltx", Mode.EXTEND),
+    ("ltx", Mode.REFRAME),
 ]
 STRATEGIES = {"gmi": gmi_requests, "apiinone": apiinone_requests, "ltx": ltx_requests}
 
@@ -307,7 +340,12 @@ def test_extend_at_the_frame_limit_is_accepted_by_both(run, emu_env: RunningEmul
 def test_audio_length_rounding_is_accepted_by_both(
     run, emu_env: RunningEmulator, provider: str, seconds: float
 ) -> None:  # type: ignore[no-untyped-def]
-    req = GenerationRequest(provider=provider, mode=Mode.AUDIO_TO_VIDEO, prompt=PROMPT, audio=audio(seconds))
+    req = GenerationRequest(
+        provider=provider,
+        mode=Mode.AUDIO_TO_VIDEO,
+        prompt=PROMPT,
+        audio=audio(seconds, "mp3" if provider == "ltx" else "wav"),
+    )
     assert accepted_by_provider(req)
     assert_emulator_accepts(run, emu_env, req)
 
@@ -317,10 +355,25 @@ def test_ltx_guidance_scale_outside_the_accepted_range_is_refused_before_any_req
 ) -> None:
     for value in (0.0, 50.5):
         req = GenerationRequest(
-            provider="ltx", mode=Mode.AUDIO_TO_VIDEO, prompt=PROMPT, audio=audio(3.0), guidance_scale=value
+            provider="ltx",
+            mode=Mode.AUDIO_TO_VIDEO,
+            prompt=PROMPT,
+            audio=audio(3.0, "mp3"),
+            guidance_scale=value,
         )
         emu_env.emulator.reset()
         with pytest.raises(InvalidInputError) as caught:
             asyncio.run(runner.generate(req, runner.RunSettings(output_dir=tmp_path)))
         assert caught.value.field == "guidance_scale"
         assert emu_env.emulator.log == []
+
+
+@pytest.mark.parametrize("model", ["ltx-2-pro", "ltx-2-fast"])
+def test_removed_ltx_models_are_refused_before_any_request(
+    emu_env: RunningEmulator, tmp_path: Path, model: str
+) -> None:
+    req = GenerationRequest(provider="ltx", mode=Mode.TEXT_TO_VIDEO, model=model, prompt=PROMPT)
+    with pytest.raises(InvalidInputError) as caught:
+        asyncio.run(runner.generate(req, runner.RunSettings(output_dir=tmp_path)))
+    assert caught.value.field == "model" and "ltx-2-3-" in str(caught.value)
+    assert emu_env.emulator.log == []

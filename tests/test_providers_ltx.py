@@ -32,8 +32,17 @@ from ltx2_nodes.api.types import (
 
 KEY = "ltx_0123456789abcdefSECRETKEY"
 LTX = LtxProvider()
-MODELS = ["ltx-2-pro", "ltx-2-fast", "ltx-2-3-pro", "ltx-2-3-fast"]
-RESOLUTIONS = ["1920x1080", "2560x1440", "3840x2160"]
+MODELS = ["ltx-2-3-pro", "ltx-2-3-fast", "ltx-2-5-pro", "ltx-2-5-fast"]
+RESOLUTIONS = [
+    "1920x1080",
+    "1280x720",
+    "2560x1440",
+    "3840x2160",
+    "1080x1920",
+    "720x1280",
+    "1440x2560",
+    "2160x3840",
+]
 
 
 def image(ctype: str = "image/png", size: int = 10) -> MediaInput:
@@ -41,7 +50,7 @@ def image(ctype: str = "image/png", size: int = 10) -> MediaInput:
 
 
 def audio(seconds: float | None = 5.0) -> MediaInput:
-    return MediaInput(MediaKind.AUDIO, "audio/wav", data=b"aud", info=MediaInfo(duration=seconds))
+    return MediaInput(MediaKind.AUDIO, "audio/mpeg", data=b"aud", info=MediaInfo(duration=seconds))
 
 
 def video(
@@ -96,12 +105,25 @@ def test_attributes_and_models() -> None:
     assert names == {
         Mode.TEXT_TO_VIDEO: MODELS,
         Mode.IMAGE_TO_VIDEO: MODELS,
-        Mode.AUDIO_TO_VIDEO: ["ltx-2-pro", "ltx-2-3-pro"],
-        Mode.RETAKE: ["ltx-2-pro", "ltx-2-3-pro"],
-        Mode.EXTEND: ["ltx-2-pro", "ltx-2-3-pro"],
+        Mode.AUDIO_TO_VIDEO: ["ltx-2-3-pro", "ltx-2-5-fast", "ltx-2-5-pro"],
+        Mode.RETAKE: ["ltx-2-3-pro"],
+        Mode.EXTEND: ["ltx-2-3-pro"],
+        Mode.REFRAME: ["ltx-reframe"],
     }
-    for mode in (Mode.AUDIO_TO_VIDEO, Mode.RETAKE, Mode.EXTEND):
-        refused(req(mode, model="ltx-2-fast"), "model")
+    for mode in (Mode.RETAKE, Mode.EXTEND):
+        refused(req(mode, model="ltx-2-3-fast"), "model")
+        refused(req(mode, model="ltx-2-5-pro"), "model")
+
+
+@pytest.mark.parametrize("mode", [Mode.TEXT_TO_VIDEO, Mode.IMAGE_TO_VIDEO, Mode.AUDIO_TO_VIDEO, Mode.RETAKE])
+@pytest.mark.parametrize(
+    ("removed", "replacement"), [("ltx-2-pro", "ltx-2-3-pro"), ("ltx-2-fast", "ltx-2-3-fast")]
+)
+def test_removed_models_are_refused_naming_the_replacement(
+    mode: Mode, removed: str, replacement: str
+) -> None:
+    err = refused(req(mode, model=removed, prompt="p", image=image(), audio=audio(), video=video()), "model")
+    assert f"use {replacement} instead" in str(err) and removed in str(err)
 
 
 def test_media_limits() -> None:
@@ -115,19 +137,39 @@ def test_media_limits() -> None:
 # --- submit bodies ---------------------------------------------------------------------------------------
 
 
-def test_submit_text_to_video_v2_and_v1() -> None:
+def test_submit_text_to_video_defaults() -> None:
     r = t2v(seed=3)
     call = LTX.build_submit(r, {})
-    assert (call.method, call.path, call.response) == ("POST", "/v2/text-to-video", "json")
+    assert (call.method, call.path) == ("POST", "/v2/text-to-video")
     assert call.json == {
-        "model": "ltx-2-pro",
+        "model": "ltx-2-3-pro",
         "prompt": "a lighthouse at dusk",
         "duration": 6,
         "resolution": "1920x1080",
-        "fps": 25,
+        "fps": 24,
     }
-    sync = LTX.build_submit(r, {}, sync=True)
-    assert (sync.path, sync.response, sync.json) == ("/v1/text-to-video", "binary", call.json)
+    assert not hasattr(LTX, "supports_sync")
+
+
+def test_auto_duration_is_sent_as_null_on_ltx_2_5_only() -> None:
+    for model in ("ltx-2-5-pro", "ltx-2-5-fast"):
+        body = LTX.build_submit(t2v(model=model, duration="auto"), {}).json
+        assert "duration" in body and body["duration"] is None
+    err = refused(t2v(model="ltx-2-3-fast", duration="auto"), "duration")
+    assert "ltx-2-5" in str(err)
+
+
+def test_long_fast_clip_picks_the_size_and_rate_it_needs() -> None:
+    body = LTX.build_submit(t2v(model="ltx-2-3-fast", duration=16), {}).json
+    assert (body["resolution"], body["fps"]) == ("1920x1080", 25)
+    refused(t2v(model="ltx-2-3-fast", duration=16, fps=24), "duration")
+
+
+def test_last_frame_for_image_to_video() -> None:
+    r = req(Mode.IMAGE_TO_VIDEO, prompt="p", image=image(), last_frame=image())
+    body = LTX.build_submit(r, {"image": "I", "last_frame": "L"}).json
+    assert (body["image_uri"], body["last_frame_uri"]) == ("I", "L")
+    refused(req(Mode.TEXT_TO_VIDEO, prompt="p", last_frame=image()), "last_frame")
 
 
 def test_submit_text_to_video_every_option() -> None:
@@ -163,13 +205,26 @@ def test_submit_audio_to_video() -> None:
     r = req(Mode.AUDIO_TO_VIDEO, audio=audio(7), image=image(), guidance_scale=9)
     call = LTX.build_submit(r, {"audio": "A", "image": "I"})
     assert call.path == "/v2/audio-to-video"
-    assert call.json == {"model": "ltx-2-pro", "audio_uri": "A", "image_uri": "I", "guidance_scale": 9.0}
-    r = req(Mode.AUDIO_TO_VIDEO, audio=audio(7), prompt="drums", model="ltx-2-3-pro")
-    assert LTX.build_submit(r, {"audio": "A"}, sync=True).json == {
-        "model": "ltx-2-3-pro",
+    assert call.json == {"model": "ltx-2-3-pro", "audio_uri": "A", "image_uri": "I", "guidance_scale": 9.0}
+    r = req(
+        Mode.AUDIO_TO_VIDEO,
+        audio=audio(7),
+        prompt="drums",
+        model="ltx-2-5-fast",
+        fps=50,
+        camera_motion="jib_up",
+        last_frame=image(),
+    )
+    assert LTX.build_submit(r, {"audio": "A", "last_frame": "L"}).json == {
+        "model": "ltx-2-5-fast",
         "prompt": "drums",
         "audio_uri": "A",
+        "last_frame_uri": "L",
+        "fps": 50,
+        "camera_motion": "jib_up",
     }
+    wav = MediaInput(MediaKind.AUDIO, "audio/wav", data=b"RIFF", info=MediaInfo(duration=5.0))
+    refused(req(Mode.AUDIO_TO_VIDEO, audio=wav, prompt="p"), "audio")
 
 
 def test_submit_retake() -> None:
@@ -179,7 +234,7 @@ def test_submit_retake() -> None:
     call = LTX.build_submit(r, {"video": "V"})
     assert call.path == "/v2/retake"
     assert call.json == {
-        "model": "ltx-2-pro",
+        "model": "ltx-2-3-pro",
         "prompt": "snow",
         "video_uri": "V",
         "start_time": 1,
@@ -193,16 +248,54 @@ def test_submit_extend() -> None:
     call = LTX.build_submit(r, {"video": "V"})
     assert call.path == "/v2/extend"
     assert call.json == {
-        "model": "ltx-2-pro",
+        "model": "ltx-2-3-pro",
         "prompt": "more",
         "video_uri": "V",
         "duration": 4,
         "mode": "start",
         "context": 3,
     }
-    minimal = LTX.build_submit(req(Mode.EXTEND, video=video(8), duration=2), {"video": "V"}, sync=True)
-    assert (minimal.path, minimal.response) == ("/v1/extend", "binary")
-    assert minimal.json == {"model": "ltx-2-pro", "video_uri": "V", "duration": 2}
+    minimal = LTX.build_submit(req(Mode.EXTEND, video=video(8), duration=2), {"video": "V"})
+    assert minimal.json == {"model": "ltx-2-3-pro", "video_uri": "V", "duration": 2}
+
+
+def test_submit_reframe() -> None:
+    r = req(Mode.REFRAME, video=video(8), resolution="1080x1350", placement="top_left")
+    call = LTX.build_submit(r, {"video": "V"})
+    assert call.path == "/v2/video-to-video-reframe"
+    assert call.json == {"video_uri": "V", "resolution": "1080x1350", "placement": {"anchor": "top_left"}}
+    box = req(
+        Mode.REFRAME,
+        video=video(8),
+        placement="custom",
+        placement_x=0.1,
+        placement_y=0.2,
+        placement_width=0.5,
+    )
+    assert LTX.build_submit(box, {"video": "V"}).json == {
+        "video_uri": "V",
+        "resolution": "1080x1920",
+        "placement": {"x": 0.1, "y": 0.2, "width": 0.5},
+    }
+    assert LTX.build_status(LTX.parse_submit(r, {"id": "j"})).path == "/v2/video-to-video-reframe/j"
+
+
+def test_reframe_limits() -> None:
+    rf = lambda **kw: req(Mode.REFRAME, **{"video": video(8), **kw})  # noqa: E731
+    refused(req(Mode.REFRAME), "video")
+    refused(rf(resolution="1920x1088"), "resolution")
+    refused(rf(video=video(61, fps=25)), "video")  # over 60 s (and 1800 frames)
+    refused(rf(video=video(frames=1801, seconds=None, fps=None)), "video")
+    refused(rf(video=video(w=4100, h=2160)), "video")
+    refused(rf(video=video(w=48, h=48)), "video")
+    LTX.validate(rf(video=video(size=150_000_000)))  # reframe takes up to 200 MB by URL
+    refused(rf(video=video(size=200_000_001)), "video")
+    refused(rf(placement="middle"), "placement")
+    refused(rf(placement="custom"), "placement_width")
+    refused(rf(placement="custom", placement_x=0.6, placement_width=0.5), "placement_width")
+    refused(rf(placement="center", placement_x=0.2), "placement_x")
+    refused(rf(prompt="wider"), "prompt")
+    LTX.validate(rf(placement="custom", placement_x=0.25, placement_y=0.25, placement_height=0.5))
 
 
 # --- validation --------------------------------------------------------------------------------------------
@@ -213,7 +306,7 @@ def test_submit_extend() -> None:
     st.sampled_from([Mode.TEXT_TO_VIDEO, Mode.IMAGE_TO_VIDEO]),
     st.sampled_from(MODELS),
     st.sampled_from([4, 6, 7, 8, 10, 12, 14, 16, 18, 20, 22]),
-    st.sampled_from([*RESOLUTIONS, "1280x720"]),
+    st.sampled_from([*RESOLUTIONS, "1280x721", "720p"]),
     st.sampled_from([24, 25, 30, 48, 50, 60]),
 )
 def test_duration_resolution_fps_model_combos(
@@ -229,14 +322,15 @@ def test_duration_resolution_fps_model_combos(
         image=image() if mode == Mode.IMAGE_TO_VIDEO else None,
     )
     fast = model.endswith("fast")
-    fps_ok = (24, 25, 48, 50) if model.startswith("ltx-2-3") else (25, 50)
-    if duration not in ((6, 8, 10, 12, 14, 16, 18, 20) if fast else (6, 8, 10)):
+    fps_ok = (24, 25, 48, 50)
+    short = (2, 3, 4, 5, 6, 8, 10) if model.startswith("ltx-2-5") else (6, 8, 10)
+    if duration not in ((*short, 12, 14, 16, 18, 20) if fast else short):
         expected = "duration"
     elif res not in RESOLUTIONS:
         expected = "resolution"
     elif fps not in fps_ok:
         expected = "fps"
-    elif duration > 10 and (res != "1920x1080" or fps != 25):
+    elif duration > 10 and model == "ltx-2-3-fast" and (res != "1920x1080" or fps != 25):
         expected = "duration"
     else:
         expected = None
@@ -287,9 +381,10 @@ def test_audio_to_video_rules() -> None:
     refused(req(Mode.AUDIO_TO_VIDEO, audio=audio()), "prompt")
     LTX.validate(req(Mode.AUDIO_TO_VIDEO, audio=audio(), image=image()))
     LTX.validate(req(Mode.AUDIO_TO_VIDEO, audio=audio(), prompt="p", fps=25))
-    refused(req(Mode.AUDIO_TO_VIDEO, audio=audio(), prompt="p", fps=50), "fps")
+    refused(req(Mode.AUDIO_TO_VIDEO, audio=audio(), prompt="p", fps=30), "fps")
     refused(req(Mode.AUDIO_TO_VIDEO, audio=audio(), prompt="p", duration=6), "duration")
-    refused(req(Mode.AUDIO_TO_VIDEO, audio=audio(), prompt="p", camera_motion="static"), "camera_motion")
+    LTX.validate(req(Mode.AUDIO_TO_VIDEO, audio=audio(), prompt="p", camera_motion="static"))
+    refused(req(Mode.AUDIO_TO_VIDEO, audio=audio(), prompt="p", camera_motion="spin"), "camera_motion")
 
 
 @settings(max_examples=120)
@@ -315,8 +410,10 @@ def test_input_video_rules() -> None:
         refused(req(mode, video=video(codec="vp9"), duration=2), "video")
         LTX.validate(req(mode, video=video(codec="hevc", ctype="video/quicktime"), duration=2))
         refused(req(mode, video=video(ctype="video/webm"), duration=2), "video")
-        err = refused(req(mode, video=video(size=32_000_001), duration=2), "video")
-        assert "32 MB" in err.allowed
+        limit = 100_000_000 if mode is Mode.EXTEND else 32_000_000  # extend takes larger videos
+        LTX.validate(req(mode, video=video(size=limit), duration=2))
+        err = refused(req(mode, video=video(size=limit + 1), duration=2), "video")
+        assert f"{limit // 1_000_000} MB" in err.allowed
     refused(req(Mode.RETAKE, video=video(), duration=2, retake_mode="both"), "retake_mode")
     refused(req(Mode.RETAKE, video=video(), duration=2, extend_mode="end"), "extend_mode")
     url_video = MediaInput(MediaKind.VIDEO, "video/mp4", url="https://u/v.mp4")  # unprobed: server decides
@@ -355,7 +452,7 @@ def test_extend_rules() -> None:
 
 def test_parse_submit_and_status_call() -> None:
     job = LTX.parse_submit(req(Mode.EXTEND, video=video(), duration=2), {"id": "job-9", "created_at": "x"})
-    assert job == SubmittedJob(provider="ltx", mode=Mode.EXTEND, job_id="job-9", model="ltx-2-pro")
+    assert job == SubmittedJob(provider="ltx", mode=Mode.EXTEND, job_id="job-9", model="ltx-2-3-pro")
     call = LTX.build_status(job)
     assert (call.method, call.path) == ("GET", "/v2/extend/job-9")
     with pytest.raises(ProviderError) as info:
@@ -520,14 +617,17 @@ def test_parse_expiry_forms() -> None:
 @pytest.mark.parametrize(
     ("r", "amount"),
     [
-        (t2v(), 0.36),
-        (t2v(model="ltx-2-fast", duration=20), 0.8),
-        (t2v(model="ltx-2-3-fast", duration=10, resolution="2560x1440"), 0.8),
-        (t2v(model="ltx-2-3-pro", duration=8, resolution="3840x2160"), 1.92),
-        (req(Mode.IMAGE_TO_VIDEO, prompt="p", image=image(), duration=10), 0.6),
-        (req(Mode.AUDIO_TO_VIDEO, prompt="p", audio=audio(9.5)), 0.57),
-        (req(Mode.RETAKE, video=video(), duration=3), 0.18),
-        (req(Mode.EXTEND, video=video(w=3840, h=2160), duration=5), 1.2),
+        (t2v(), 0.48),  # ltx-2-3-pro at 1080p: 0.08 x 6
+        (t2v(model="ltx-2-3-fast", duration=20), 1.2),
+        (t2v(model="ltx-2-3-fast", duration=10, resolution="2560x1440"), 1.2),
+        (t2v(model="ltx-2-3-pro", duration=8, resolution="3840x2160"), 2.56),
+        (t2v(model="ltx-2-5-fast", duration=10, resolution="1280x720"), 0.9),
+        (t2v(model="ltx-2-5-pro", duration=4, resolution="720x1280"), 0.48),
+        (t2v(model="ltx-2-5-pro", duration="auto"), 1.7),  # up to 10 s at 1080p
+        (req(Mode.IMAGE_TO_VIDEO, prompt="p", image=image(), duration=10), 0.8),
+        (req(Mode.AUDIO_TO_VIDEO, prompt="p", audio=audio(9.5)), 0.95),  # 0.10 x the audio
+        (req(Mode.RETAKE, video=video(8), duration=3), 0.8),  # the whole input video
+        (req(Mode.EXTEND, video=video(w=3840, h=2160), duration=5, context=2), 0.7),  # added + context
     ],
 )
 def test_cost(r: GenerationRequest, amount: float) -> None:
@@ -559,7 +659,7 @@ def test_media_urls_must_be_https_with_a_host_name(url: str, ok: bool) -> None:
     req = GenerationRequest(
         provider="ltx",
         mode=Mode.IMAGE_TO_VIDEO,
-        model="ltx-2-fast",
+        model="ltx-2-3-fast",
         prompt="p",
         duration=6,
         resolution="1920x1080",

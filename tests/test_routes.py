@@ -32,7 +32,11 @@ async def test_capabilities_lists_every_provider_and_mode(client: TestClient) ->
         "audio-to-video",
         "retake",
         "extend",
+        "reframe",
     }
+    assert caps["ltx"]["choices"]["reframe"]["placement"][0] == "center"
+    assert "camera_motion" in caps["ltx"]["choices"]["audio-to-video"]
+    assert "camera_motion" not in caps["apiinone"]["choices"]["text-to-video"]
     assert set(caps["apiinone"]["modes"]) == {"text-to-video", "image-to-video", "lipsync", "control"}
     first_t2v = caps["ltx"]["modes"]["text-to-video"][0]
     assert first_t2v["resolutions"] and first_t2v["name"].startswith("ltx-2")
@@ -48,7 +52,7 @@ async def test_estimate_matches_the_provider(client: TestClient) -> None:
             "mode": "text-to-video",
             "widgets": {
                 "provider": "LTX (Lightricks)",
-                "model": "ltx-2-pro",
+                "model": "ltx-2-3-pro",
                 "duration": 8,
                 "resolution": "1920x1080",
                 "fps": "25",
@@ -62,7 +66,7 @@ async def test_estimate_matches_the_provider(client: TestClient) -> None:
         GenerationRequest(
             provider="ltx",
             mode=Mode.TEXT_TO_VIDEO,
-            model="ltx-2-pro",
+            model="ltx-2-3-pro",
             duration=8,
             resolution="1920x1080",
             fps=25,
@@ -124,7 +128,7 @@ async def test_audio_driven_modes_show_a_price_per_second(client: TestClient) ->
         },
     )
     body = await resp.json()
-    assert body["per_second"] is True and body["text"] == "$0.06/s"
+    assert body["per_second"] is True and body["text"] == "$0.10/s"  # LTX-2.3 Pro audio-to-video
 
 
 def test_estimates_of_out_of_range_values_are_empty_not_errors() -> None:

@@ -413,7 +413,7 @@ async def test_resume_uses_the_stored_url_when_the_provider_forgot_the_job(
     req = GenerationRequest(
         provider="ltx",
         mode=Mode.TEXT_TO_VIDEO,
-        model="ltx-2-fast",
+        model="ltx-2-3-fast",
         prompt="a glacier calving",
         duration=6,
         resolution="1920x1080",

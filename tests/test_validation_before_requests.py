@@ -163,67 +163,91 @@ def apiinone_invalid() -> st.SearchStrategy[GenerationRequest]:
 
 
 LTX_GEN = st.sampled_from([T2V, I2V])
-LTX_MODELS = st.sampled_from(["ltx-2-pro", "ltx-2-fast", "ltx-2-3-pro", "ltx-2-3-fast"])
-PRO = st.sampled_from(["ltx-2-pro", "ltx-2-3-pro"])
-FAST = st.sampled_from(["ltx-2-fast", "ltx-2-3-fast"])
+LTX_MODELS = st.sampled_from(["ltx-2-3-pro", "ltx-2-3-fast", "ltx-2-5-pro", "ltx-2-5-fast"])
+PRO = st.sampled_from(["ltx-2-3-pro", "ltx-2-5-pro"])
+FAST = st.sampled_from(["ltx-2-3-fast", "ltx-2-5-fast"])
+REMOVED = st.sampled_from(["ltx-2-pro", "ltx-2-fast"])
+LTX_DURATIONS = set(range(6, 21, 2)) | {2, 3, 4, 5}
+
+
+def mp3(seconds: float) -> MediaInput:
+    return audio(seconds, "mp3")
 
 
 def ltx_invalid() -> st.SearchStrategy[GenerationRequest]:
     p = "ltx"
     retake = lambda **kw: req(p, Mode.RETAKE, **{"video": video(4.0), "duration": 2, **kw})  # noqa: E731
     extend = lambda **kw: req(p, Mode.EXTEND, **{"video": video(4.0), "duration": 2, **kw})  # noqa: E731
+    reframe = lambda **kw: req(p, Mode.REFRAME, **{"video": video(3.0, 25, 96, 64), **kw})  # noqa: E731
+    a2v = lambda **kw: req(p, A2V, **{"prompt": PROMPT, "audio": mp3(3.0), **kw})  # noqa: E731
     return st.one_of(
         st.builds(lambda m, n: gen(p, m, prompt="z" * n), LTX_GEN, st.integers(5001, 6000)),
         st.builds(lambda m, v: gen(p, m, prompt=v), LTX_GEN, BLANK),
+        # removed models, whatever else the request says
+        st.builds(lambda m, mo: gen(p, m, model=mo), LTX_GEN, REMOVED),
+        st.builds(lambda mo: a2v(model=mo), REMOVED),
+        st.builds(lambda mo: retake(model=mo), REMOVED),
         st.builds(
             lambda m, mo, d: gen(p, m, model=mo, duration=d), LTX_GEN, PRO, st.sampled_from([12, 16, 20])
         ),
         st.builds(
-            lambda m, mo, d: gen(p, m, model=mo, duration=d), LTX_GEN, LTX_MODELS, not_in(GMI_DURATIONS)
+            lambda m, mo, d: gen(p, m, model=mo, duration=d), LTX_GEN, LTX_MODELS, not_in(LTX_DURATIONS)
         ),
         st.builds(
-            lambda m, mo, d, r, f: gen(p, m, model=mo, duration=d, resolution=r, fps=f),
+            lambda m, d: gen(p, m, model="ltx-2-3-pro", duration=d), LTX_GEN, st.sampled_from([2, 4, 5])
+        ),
+        st.builds(
+            lambda m, d, r, f: gen(p, m, model="ltx-2-3-fast", duration=d, resolution=r, fps=f),
             LTX_GEN,
-            FAST,
             st.sampled_from([12, 14, 20]),
-            st.sampled_from(["2560x1440", "3840x2160"]),
+            st.sampled_from(["2560x1440", "3840x2160", "1280x720", "1080x1920"]),
             st.sampled_from([25, 50]),
-        ),
-        st.builds(
-            lambda m, f: gen(p, m, model="ltx-2-pro", fps=f), LTX_GEN, st.sampled_from([24, 30, 48, 60])
         ),
         st.builds(
             lambda m, mo, f: gen(p, m, model=mo, fps=f), LTX_GEN, LTX_MODELS, st.sampled_from([23, 30, 60])
         ),
-        st.builds(lambda m, r: gen(p, m, resolution=r), LTX_GEN, GMI_WEIRD_RESOLUTIONS),
+        st.builds(
+            lambda m, mo: gen(p, m, model=mo, duration="auto"),
+            LTX_GEN,
+            st.just("ltx-2-3-fast") | st.just("ltx-2-3-pro"),
+        ),
+        st.builds(
+            lambda m, r: gen(p, m, resolution=r),
+            LTX_GEN,
+            st.sampled_from(["720p", "4k", "1920X1080", "1280x721"]),
+        ),
         st.builds(lambda m, w: gen(p, m, camera_motion=w), LTX_GEN, WORD),
         st.just(req(p, I2V, prompt=PROMPT)),
         st.just(gen(p, I2V, image=GIF)),
         st.just(gen(p, I2V, image=BIG_PNG)),
+        st.just(gen(p, I2V, last_frame=GIF)),
+        st.just(gen(p, I2V, last_frame=BIG_PNG)),
+        st.just(gen(p, T2V, last_frame=image())),
         st.builds(
             lambda u: gen(p, I2V, image=MediaInput(MediaKind.IMAGE, "image/png", url=u)),
             st.sampled_from(
                 ["http://example.com/a.png", "https://203.0.113.9/a.png", "https://[2001:db8::1]/a.png"]
             ),
         ),
+        st.just(
+            gen(p, I2V, last_frame=MediaInput(MediaKind.IMAGE, "image/png", url="http://example.com/l.png"))
+        ),
         st.builds(lambda m: gen(p, m, aspect_ratio="16:9"), LTX_GEN),
-        # audio-to-video: Pro only, audio 2-20 s, an image or a prompt
-        st.builds(lambda mo: req(p, A2V, model=mo, prompt=PROMPT, audio=audio(3.0)), FAST),
+        # audio-to-video: LTX-2.3 Pro / LTX-2.5, audio 2-20 s and not WAV, an image or a prompt
+        st.builds(lambda mo: a2v(model=mo), st.just("ltx-2-3-fast")),
+        st.builds(lambda s: a2v(audio=mp3(s)), st.sampled_from([0.5, 1.9, 20.1, 21.0])),
+        st.just(a2v(audio=audio(3.0))),  # WAV
+        st.builds(lambda v: a2v(prompt=v), BLANK),
         st.builds(
-            lambda s: req(p, A2V, prompt=PROMPT, audio=audio(s)), st.sampled_from([0.5, 1.9, 20.1, 21.0])
+            lambda g: a2v(guidance_scale=g), st.floats(max_value=0, allow_nan=False) | st.floats(50.01, 1e6)
         ),
-        st.builds(lambda v: req(p, A2V, prompt=v, audio=audio(3.0)), BLANK),
-        st.builds(
-            lambda g: req(p, A2V, prompt=PROMPT, audio=audio(3.0), guidance_scale=g),
-            st.floats(max_value=0, allow_nan=False) | st.floats(50.01, 1e6),
-        ),
-        st.builds(
-            lambda r: req(p, A2V, prompt=PROMPT, audio=audio(3.0), resolution=r),
-            st.sampled_from(["2560x1440", "720p"]),
-        ),
-        st.builds(lambda f: req(p, A2V, prompt=PROMPT, audio=audio(3.0), fps=f), st.sampled_from([24, 50])),
-        # retake: Pro only, input >= 73 frames and <= 3840x2160, section >= 2 s inside the video
-        st.builds(lambda mo: retake(model=mo), FAST),
+        st.builds(lambda r: a2v(resolution=r), st.sampled_from(["2560x1440", "720p"])),
+        st.builds(lambda f: a2v(fps=f), st.sampled_from([23, 30, 60])),
+        st.builds(lambda w: a2v(camera_motion=w), WORD),
+        st.just(a2v(last_frame=GIF)),
+        st.just(a2v(duration=6)),
+        # retake: LTX-2.3 Pro only, input >= 73 frames and <= 3840x2160, section >= 2 s inside the video
+        st.builds(lambda mo: retake(model=mo), FAST | st.just("ltx-2-5-pro")),
         st.just(retake(video=video(2.0))),
         st.builds(lambda d: retake(duration=d), st.floats(0, 1.99)),
         st.builds(lambda t: retake(start_time=t), st.floats(-5, -0.01)),
@@ -234,8 +258,8 @@ def ltx_invalid() -> st.SearchStrategy[GenerationRequest]:
         ),
         st.just(retake(video=faked(video(4.0), video_codec="vp9"))),
         st.builds(lambda w: retake(retake_mode=w), WORD),
-        # extend: Pro only, 2-20 s, context + extension <= 505 frames
-        st.builds(lambda mo: extend(model=mo), FAST),
+        # extend: LTX-2.3 Pro only, 2-20 s, context + extension <= 505 frames
+        st.builds(lambda mo: extend(model=mo), FAST | st.just("ltx-2-5-pro")),
         st.just(extend(video=video(2.0))),
         st.builds(lambda d: extend(duration=d), st.floats(0, 1.99) | st.floats(20.01, 60)),
         st.builds(lambda d: extend(video=video(4.0, 50), duration=d), st.floats(10.2, 20)),
@@ -244,6 +268,43 @@ def ltx_invalid() -> st.SearchStrategy[GenerationRequest]:
         st.builds(lambda w: extend(extend_mode=w), WORD),
         st.just(extend(duration=None)),
         st.just(extend(start_time=1.0)),
+        # reframe: <= 60 s, <= 1800 frames, <= 200 MB, sides 64-4096, one of ten sizes, a valid placement
+        st.just(req(p, Mode.REFRAME)),
+        st.builds(
+            lambda s: reframe(video=faked(video(3.0, 25, 96, 64), duration=s, frame_count=None)),
+            st.floats(60.1, 600),
+        ),
+        st.builds(
+            lambda n: reframe(video=faked(video(3.0, 25, 96, 64), frame_count=n)), st.integers(1801, 10**6)
+        ),
+        st.builds(
+            lambda wh: reframe(video=faked(video(3.0, 25, 96, 64), width=wh[0], height=wh[1])),
+            st.sampled_from([(4100, 2160), (63, 64), (1920, 40)]),
+        ),
+        st.just(reframe(video=MediaInput(MediaKind.VIDEO, "video/mp4", data=bytes(200_000_001)))),
+        st.builds(
+            lambda r: reframe(resolution=r), st.sampled_from(["1920x1088", "3840x2160", "720p", "1280x721"])
+        ),
+        st.builds(lambda w: reframe(placement=w), WORD),
+        st.builds(
+            lambda x: reframe(placement="custom", placement_x=x, placement_width=0.5), st.floats(0.51, 0.99)
+        ),
+        st.builds(
+            lambda x: reframe(placement="custom", placement_x=x, placement_width=0.1),
+            st.floats(-5, -0.01) | st.floats(0.991, 5),
+        ),
+        st.just(reframe(placement="custom")),
+        st.builds(
+            lambda a, x: reframe(placement=a, placement_x=x),
+            st.sampled_from([None, "center", "top"]),
+            st.floats(0.01, 0.5),
+        ),
+        st.builds(
+            lambda w: reframe(placement="custom", placement_width=w), st.floats(1.01, 3) | st.floats(-1, 0)
+        ),
+        st.builds(lambda v: reframe(prompt=v), st.just("wider, please")),
+        st.builds(lambda d: reframe(duration=d), st.sampled_from([4, 6])),
+        st.just(reframe(video=faked(video(3.0, 25, 96, 64), video_codec="vp9"))),
     )
 
 

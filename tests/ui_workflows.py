@@ -197,10 +197,13 @@ def ui_to_api(ui: dict[str, Any]) -> dict[str, Any]:
     return api
 
 
+TITLES = {"first_last_frame": "first and last frame"}
+
+
 def titles() -> Iterator[tuple[Path, str]]:
     for path in sorted(API_DIR.glob("*.json")):
-        mode = path.stem.removeprefix("ltx2_").replace("_", " ")
-        yield path, f"LTX-2 {mode}"
+        mode = path.stem.removeprefix("ltx2_")
+        yield path, f"LTX-2 {TITLES.get(mode, mode.replace('_', ' '))}"
 
 
 def expected_ui() -> dict[str, dict[str, Any]]:

@@ -37,6 +37,7 @@ PROMPTS = {
     Mode.RETAKE: "The sky turns to a golden sunset",
     Mode.EXTEND: "The camera keeps moving forward along the road",
     Mode.CONTROL: "A dancer in a silver suit on a dark stage",
+    Mode.REFRAME: "",
 }
 
 
@@ -66,6 +67,25 @@ class DemoInputs:
         from ..media import synth
 
         return self._get("image", "image.png", MediaKind.IMAGE, lambda: synth.test_png(256, 144, seed=1))
+
+    @property
+    def last_image(self) -> MediaInput:
+        """The last frame of the first+last-frame run."""
+        from ..media import synth
+
+        return self._get("last_image", "last.png", MediaKind.IMAGE, lambda: synth.test_png(256, 144, seed=5))
+
+    @property
+    def speech_m4a(self) -> MediaInput:
+        """The speech as AAC, for a provider that takes no WAV (the LTX API)."""
+
+        def build() -> bytes:
+            from ..media import synth
+            from ..media.encode import encode_audio
+
+            return encode_audio(synth.speech_like_audio(5.5, 16000, 1, 2), 16000, "m4a")
+
+        return self._get("speech_m4a", "speech.m4a", MediaKind.AUDIO, build)
 
     @property
     def speech(self) -> MediaInput:
@@ -129,8 +149,11 @@ def smallest_request(provider_name: str, mode: Mode, inputs: DemoInputs) -> Gene
     }
     if mode in (Mode.IMAGE_TO_VIDEO, Mode.LIPSYNC):
         fields["image"] = inputs.image
+    if mode is Mode.IMAGE_TO_VIDEO and spec.last_frame:  # the first + last frame run
+        fields["last_frame"] = inputs.last_image
     if mode in (Mode.AUDIO_TO_VIDEO, Mode.LIPSYNC):
-        fields["audio"] = inputs.speech
+        takes_wav = "audio/wav" in provider.media_limits(MediaKind.AUDIO).content_types
+        fields["audio"] = inputs.speech if takes_wav else inputs.speech_m4a
         fields["duration"] = None  # the audio sets the length
     if mode is Mode.RETAKE:
         fields.update(video=inputs.clip, start_time=1.0, duration=max(2.0, duration or 2.0))
@@ -138,6 +161,8 @@ def smallest_request(provider_name: str, mode: Mode, inputs: DemoInputs) -> Gene
         fields.update(video=inputs.clip)
     if mode is Mode.CONTROL:
         fields.update(video=inputs.control, control_mode="pose")
+    if mode is Mode.REFRAME:
+        fields.update(video=inputs.clip, placement="center")
     req = GenerationRequest(
         provider=provider.name,
         mode=mode,
@@ -198,7 +223,7 @@ def expected_for(req: GenerationRequest) -> Expected:
     fps = req.fps or spec.default_fps
     if req.mode in (Mode.AUDIO_TO_VIDEO, Mode.LIPSYNC):
         duration = audio.duration
-    elif req.mode is Mode.RETAKE:
+    elif req.mode in (Mode.RETAKE, Mode.REFRAME):
         duration = video.duration
     elif req.mode is Mode.EXTEND:
         duration = None if video.duration is None else video.duration + (req.duration or 0.0)
@@ -208,6 +233,8 @@ def expected_for(req: GenerationRequest) -> Expected:
         duration = req.duration or spec.default_duration
     if req.mode in (Mode.RETAKE, Mode.EXTEND):  # the input decides size and frame rate
         size = (video.width, video.height) if video.width and video.height else size
+        fps = video.fps or fps
+    if req.mode is Mode.REFRAME:  # a new size, the input's frame rate
         fps = video.fps or fps
     return Expected(duration=duration, size=size, fps=float(fps) if fps else None)
 

@@ -61,7 +61,7 @@ def _one_of(text: str, name: str, value: str, allowed: tuple[str, ...]) -> str:
 
 
 def parse_fault(text: str) -> Fault:
-    """``PROVIDER:OP:KIND[:STATUS][xCOUNT]``. The count suffix is read only when digits follow the
+    """``PROVIDER:OP:KIND[:STATUS][xCOUNT]`` (or ``PROVIDER:OP:shape:VARIANT[xCOUNT]``). The count suffix is read only when digits follow the
     "x", so kinds that contain an x ("expire") parse as themselves. A ``delay`` waits
     DEFAULT_FAULT_DELAY seconds, or as long as a fourth field such as ``2.5s`` says."""
     match = _FAULT.fullmatch(text.strip())
@@ -69,6 +69,17 @@ def parse_fault(text: str) -> Fault:
     if len(parts) < 3 or len(parts) > 4 or not all(parts[:3]):
         raise CommandError(
             f"--fault {text!r}: expected PROVIDER:OP:KIND[:STATUS][xCOUNT], e.g. gmi:status:http:503x2"
+        )
+    if parts[2].lower() == "shape":  # PROVIDER:OP:shape:VARIANT - an answer shape seen in the wild
+        if len(parts) != 4 or not parts[3]:
+            raise CommandError(
+                f"--fault {text!r}: a shape needs its variant, e.g. gmi:status:shape:video_url"
+            )
+        return Fault(
+            provider=_one_of(text, "PROVIDER", parts[0].lower(), FAULT_PROVIDERS),
+            op=_one_of(text, "OP", parts[1].lower(), FAULT_OPS),
+            kind=f"shape:{parts[3]}",
+            count=int(match.group("count")) if match and match.group("count") else 1,
         )
     fault = Fault(
         provider=_one_of(text, "PROVIDER", parts[0].lower(), FAULT_PROVIDERS),

@@ -15,11 +15,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import Interrupted, LTX2Error
-from ..types import GenerationRequest, GenerationResult, MediaKind, Mode, ProgressEvent
+from ..types import MEDIA_FIELDS, GenerationRequest, GenerationResult, Mode, ProgressEvent
 from .common import CommandError, check_wait_flags
 from .progress import ProgressPrinter
 
-_MEDIA_FLAGS = (("image", MediaKind.IMAGE), ("audio", MediaKind.AUDIO), ("video", MediaKind.VIDEO))
+_MEDIA_FLAGS = tuple(MEDIA_FIELDS.items())  # --image, --audio, --video, --last-frame
 
 
 def build_request(args: argparse.Namespace) -> GenerationRequest:
@@ -32,6 +32,10 @@ def build_request(args: argparse.Namespace) -> GenerationRequest:
         source = getattr(args, name, None)
         if source:
             media[name] = media_from_source(source, kind)
+    placement, box = getattr(args, "placement", None) or (None, ())
+    box_fields = dict(
+        zip(("placement_x", "placement_y", "placement_width", "placement_height"), box, strict=False)
+    )
     return GenerationRequest(
         provider=normalize_provider_name(args.provider),
         mode=Mode(args.mode),
@@ -51,6 +55,8 @@ def build_request(args: argparse.Namespace) -> GenerationRequest:
         context=args.context,
         control_mode=args.control_mode,
         audio_mode=args.audio_mode,
+        placement=placement,
+        **box_fields,
         **media,
     )
 

@@ -12,8 +12,10 @@ import sys
 import traceback
 from collections.abc import Sequence
 
+from ..providers import provider_names
+from ..providers.vocab import CUSTOM_PLACEMENT, FIELD_WORDS
 from ..redact import redact_text
-from ..types import Mode
+from ..types import AUTO_DURATION, Mode
 from .common import CommandError
 
 EXIT_OK = 0
@@ -22,9 +24,50 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a pipe closed early
 
-PROVIDER_CHOICES = ("gmi", "apiinone", "ltx")
+# Every list a flag offers comes from the registry (providers, modes, words) or api.hosting.
+PROVIDER_CHOICES = tuple(provider_names())
 MODE_CHOICES = tuple(m.value for m in Mode)
-HOSTING_CHOICES = ("auto", "upload", "data-uri", "url")
+
+
+def hosting_choices() -> tuple[str, ...]:
+    from ..hosting import HOSTING_METHODS  # late: it loads the HTTP client
+
+    return tuple(HOSTING_METHODS)
+
+
+def model_help() -> str:
+    from ..providers import all_providers
+
+    names = dict.fromkeys(s.name for p in all_providers() for s in p.models())
+    return f"{', '.join(names)} (default: the provider's for the mode; see `ltx2 providers`)"
+
+
+def duration_value(text: str) -> float | str:
+    """Seconds, or "auto" (the model chooses the length: LTX-2.5)."""
+    if text.strip().lower() == AUTO_DURATION:
+        return AUTO_DURATION
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds or '{AUTO_DURATION}', got {text!r}") from None
+
+
+def placement_value(text: str) -> tuple[str, tuple[float | None, ...]]:
+    """An anchor word, or the box "X,Y,WIDTH,HEIGHT" in fractions of the output (WIDTH or HEIGHT may be empty)."""
+    word = text.strip().lower()
+    if word in FIELD_WORDS["placement"]:
+        return word, ()
+    parts = [p.strip() for p in text.split(",")]
+    try:
+        if len(parts) != 4:
+            raise ValueError
+        box = tuple(float(p) if p else None for p in parts)
+    except ValueError:
+        anchors = ", ".join(FIELD_WORDS["placement"][:-1])
+        raise argparse.ArgumentTypeError(
+            f"expected an anchor ({anchors}) or X,Y,WIDTH,HEIGHT, got {text!r}"
+        ) from None
+    return CUSTOM_PLACEMENT, box
 
 
 def _debug_flag(parser: argparse.ArgumentParser, *, top: bool = False) -> None:
@@ -46,28 +89,40 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
     _debug_flag(p)
     p.add_argument("--provider", required=True, choices=PROVIDER_CHOICES)
     p.add_argument("--mode", required=True, choices=MODE_CHOICES)
-    p.add_argument(
-        "--model", help="ltx-2-pro, ltx-2-fast, ltx-2-3-pro, ltx-2-3-fast, ltx-2 (default: the provider's)"
-    )
+    p.add_argument("--model", help=model_help())
     p.add_argument("--prompt", default="")
     p.add_argument("--image", metavar="PATH_OR_URL")
+    p.add_argument(
+        "--last-frame", metavar="PATH_OR_URL", help="image-to-video / audio-to-video: the last frame"
+    )
     p.add_argument("--audio", metavar="PATH_OR_URL")
     p.add_argument("--video", metavar="PATH_OR_URL")
-    p.add_argument("--duration", type=float, help="seconds (extend: seconds added; retake: section length)")
+    p.add_argument(
+        "--duration",
+        type=duration_value,
+        help="seconds (extend: seconds added; retake: section length), or auto (LTX-2.5 picks the length)",
+    )
     p.add_argument("--resolution", help="e.g. 1920x1080 (GMI, LTX) or 720p (API in One)")
     p.add_argument("--fps", type=int)
-    p.add_argument("--aspect-ratio", help="16:9 or 9:16 (API in One text-to-video)")
-    p.add_argument("--camera-motion")
+    p.add_argument("--aspect-ratio", choices=FIELD_WORDS["aspect_ratio"], help="API in One text-to-video")
+    p.add_argument("--camera-motion", choices=FIELD_WORDS["camera_motion"])
     p.add_argument("--generate-audio", action=argparse.BooleanOptionalAction, default=None)
     p.add_argument("--guidance-scale", type=float)
     p.add_argument("--seed", type=int)
     p.add_argument("--start-time", type=float, help="retake: section start in seconds")
-    p.add_argument("--retake-mode", choices=("replace_audio_and_video", "replace_audio", "replace_video"))
-    p.add_argument("--extend-mode", choices=("end", "start"))
+    p.add_argument("--retake-mode", choices=FIELD_WORDS["retake_mode"])
+    p.add_argument("--extend-mode", choices=FIELD_WORDS["extend_mode"])
     p.add_argument("--context", type=float, help="extend: seconds of the input used as context")
-    p.add_argument("--control-mode", choices=("pose", "depth", "canny"))
-    p.add_argument("--audio-mode", choices=("preserve", "generate", "none"))
-    p.add_argument("--hosting", choices=HOSTING_CHOICES, default="auto")
+    p.add_argument("--control-mode", choices=FIELD_WORDS["control_mode"])
+    p.add_argument("--audio-mode", choices=FIELD_WORDS["audio_mode"])
+    p.add_argument(
+        "--placement",
+        type=placement_value,
+        metavar="ANCHOR_OR_BOX",
+        help="reframe: where the video sits: center, top, bottom, left, right, top_left, ... or "
+        "X,Y,WIDTH,HEIGHT as fractions of the output (WIDTH or HEIGHT may be left empty)",
+    )
+    p.add_argument("--hosting", choices=hosting_choices(), default="auto")
     p.add_argument("--profile", help="named key set in the config file")
     p.add_argument("--base-url", help="override the provider's base URL")
     p.add_argument(

@@ -11,7 +11,16 @@ from ..providers.base import ModelSpec, Provider
 from ..types import Mode
 from .table import markdown_table, text_table
 
-MODE_HEADERS = ("Provider", "Mode", "Model (wire id)", "Durations (s)", "Resolutions", "FPS")
+MODE_HEADERS = (
+    "Provider",
+    "Mode",
+    "Model (wire id)",
+    "Durations (s)",
+    "Resolutions",
+    "FPS",
+    "Price",
+    "Notes",
+)
 ACCESS_HEADERS = ("Provider", "Key variable", "Base URL variable", "Media hosting (default first)")
 
 
@@ -34,9 +43,37 @@ def format_durations(spec: ModelSpec) -> str:
 
 
 def _mark_default(values: tuple, default: object, mode: Mode) -> str:
-    if not values:  # retake and extend keep the input's size and frame rate
-        return "as input" if mode in (Mode.RETAKE, Mode.EXTEND) else "-"
+    if not values:  # retake, extend and reframe keep the input's size / frame rate
+        return "as input" if mode in (Mode.RETAKE, Mode.EXTEND, Mode.REFRAME) else "-"
     return ", ".join(f"{v}*" if v == default and len(values) > 1 else str(v) for v in values)
+
+
+def format_price(provider: Provider, spec: ModelSpec) -> str:
+    """USD per second by resolution tier, from the provider's price table ("-" when unknown)."""
+    prices = provider.SPEC.prices
+    flat = prices.flat.get((spec.name, spec.mode))
+    if flat is not None:
+        return f"${flat:g}/s"
+    table = prices.by_tier.get(spec.name)
+    if not table:
+        return "credits" if provider.name == "apiinone" else "-"
+    return " / ".join(f"{tier} ${rate:g}" for tier, rate in table.items()) + " per s"
+
+
+def format_notes(spec: ModelSpec) -> str:
+    notes = []
+    if spec.auto_duration:
+        notes.append("duration auto")
+    if spec.last_frame:
+        notes.append("last frame")
+    for rule in spec.duration_rules:
+        where = " and ".join(
+            part for part in (", ".join(rule.resolutions), ", ".join(f"{f} fps" for f in rule.fps)) if part
+        )
+        notes.append(
+            f"{format_durations(ModelSpec(spec.name, spec.wire_id, spec.mode, rule.durations))} s only at {where}"
+        )
+    return "; ".join(notes) or "-"
 
 
 def mode_rows(providers: list[Provider] | None = None) -> list[list[str]]:
@@ -44,7 +81,10 @@ def mode_rows(providers: list[Provider] | None = None) -> list[list[str]]:
     for provider in providers or all_providers():
         for mode in provider.modes():
             for spec in provider.models(mode):
-                model = spec.name if spec.name == spec.wire_id else f"{spec.name} (`{spec.wire_id}`)"
+                if not spec.wire_id:
+                    model = f"{spec.name} (no model field)"
+                else:
+                    model = spec.name if spec.name == spec.wire_id else f"{spec.name} (`{spec.wire_id}`)"
                 rows.append(
                     [
                         provider.display_name,
@@ -53,6 +93,8 @@ def mode_rows(providers: list[Provider] | None = None) -> list[list[str]]:
                         format_durations(spec),
                         _mark_default(spec.resolutions, spec.default_resolution, mode),
                         _mark_default(spec.fps, spec.default_fps, mode),
+                        format_price(provider, spec),
+                        format_notes(spec),
                     ]
                 )
     return rows
@@ -91,6 +133,16 @@ def providers_json() -> list[dict]:
                         "default_duration": s.default_duration,
                         "default_resolution": s.default_resolution,
                         "default_fps": s.default_fps,
+                        "auto_duration": s.auto_duration,
+                        "last_frame": s.last_frame,
+                        "duration_rules": [
+                            {
+                                "durations": list(r.durations),
+                                "resolutions": list(r.resolutions),
+                                "fps": list(r.fps),
+                            }
+                            for r in s.duration_rules
+                        ],
                     }
                     for s in provider.models()
                 ],

@@ -1,5 +1,12 @@
 """GMI Cloud request queue on loopback: submit, status, list, model info and signed uploads.
 
+Answer shapes seen in the wild can be asked for with ``Fault(provider="gmi", op=..., kind="shape:<v>")``:
+op ``status``: ``shape:video_url`` puts the result at ``outcome.video_url`` instead of
+``outcome.media_urls[]``; ``shape:reason`` puts a failure reason at ``outcome.reason`` plus a top-level
+``error`` (the default is ``outcome.error``, a string). op ``submit``: ``shape:finished`` answers the
+submit with the request already finished (rendered at once, ``status: success`` and its outcome).
+A 402 is ``{"error": "Insufficient credits...", "code": 402}`` (``kind="http", status=402``).
+
 The limits are written out here from GMI's model pages on purpose (not imported from the
 provider module): the emulator checks the client independently, as the real service would.
 """
@@ -325,7 +332,13 @@ def _updated_at(job: EmuJob, state_word: str) -> float:
 
 
 def job_body(
-    emu: Emulator, request: web.Request, job: EmuJob, *, word: str | None = None, full: bool = True
+    emu: Emulator,
+    request: web.Request,
+    job: EmuJob,
+    *,
+    word: str | None = None,
+    full: bool = True,
+    shape: str = "",
 ) -> dict[str, Any]:
     status = status_word(emu, job)
     body: dict[str, Any] = {
@@ -339,11 +352,18 @@ def job_body(
         return body
     outcome: dict[str, Any] = {}
     if status == "success":
-        outcome["media_urls"] = [{"id": f"{job.id}-0", "url": emu.output_url(request, job)}]
+        url = emu.output_url(request, job)
+        if shape == "video_url":
+            outcome["video_url"] = url
+        else:
+            outcome["media_urls"] = [{"id": f"{job.id}-0", "url": url}]
     elif status in ("failed", "cancelled"):
         reason = job.message or ("Cancelled" if status == "cancelled" else "Generation failed")
-        outcome["reason"] = reason
-        body["error"] = reason
+        if shape == "reason":
+            outcome["reason"] = reason
+            body["error"] = reason
+        else:
+            outcome["error"] = reason
     body.update(payload=job.params, outcome=outcome, queued_at=int(job.created_at))
     return body
 
@@ -367,7 +387,12 @@ class _Routes:
     async def _fault(self, request: web.Request, op: str):
         """(fault, early response): generic faults answer here; others are returned to the handler."""
         fault = self.emu.take_fault(PROVIDER, op)
-        if fault is None or (fault.after_accept and op == "submit") or fault.kind == "unknown-status":
+        if (
+            fault is None
+            or (fault.after_accept and op == "submit")
+            or fault.kind == "unknown-status"
+            or fault.kind.startswith("shape:")
+        ):
             return fault, None
         return fault, await self.emu.generic_fault_response(request, fault, _error_body)
 
@@ -403,6 +428,11 @@ class _Routes:
             resp = await self.emu.generic_fault_response(request, fault, _error_body)
             if resp is not None:
                 return resp
+        if fault is not None and fault.kind == "shape:finished":  # answered once the video exists
+            job.queue_seconds = job.processing_seconds = 0.0
+            if job.render_future is not None:
+                await asyncio.wrap_future(job.render_future)
+            return web.json_response(job_body(self.emu, request, job))
         return web.json_response(job_body(self.emu, request, job, full=False))
 
     async def status(self, request: web.Request) -> web.StreamResponse:
@@ -416,7 +446,8 @@ class _Routes:
         if job is None or job.provider != PROVIDER:
             return _error(404, f"request {request.match_info['request_id']!r} not found")
         word = "mystery_state" if fault is not None and fault.kind == "unknown-status" else None
-        return web.json_response(job_body(self.emu, request, job, word=word))
+        shape = fault.kind.partition(":")[2] if fault is not None and fault.kind.startswith("shape:") else ""
+        return web.json_response(job_body(self.emu, request, job, word=word, shape=shape))
 
     async def list(self, request: web.Request) -> web.StreamResponse:
         self.emu.record(PROVIDER, "list", request, None)

@@ -4,12 +4,13 @@ Routes (relative to the prefix):
 
     POST /v1/upload                 -> {upload_url, storage_uri, expires_at, required_headers}
     PUT  /_upload/{token}           the signed upload; every required header is checked (403 S3-style XML)
-    POST /v1/{endpoint}             synchronous: 200 with the MP4 itself once rendered
-    POST /v2/{endpoint}             asynchronous: 202 {id, created_at}
+    POST /v2/{endpoint}             a job: 202 {id, created_at}
     GET  /v2/{endpoint}/{id}        {id, status, created_at, completed_at, result: {video_url}} or ``error``
 
-Endpoints: text-to-video, image-to-video, audio-to-video, retake, extend. Every error uses the documented
-body ``{"type": "error", "error": {"type": ..., "message": ...}}``.
+Endpoints: text-to-video, image-to-video, audio-to-video, retake, extend, video-to-video-reframe. The
+retired synchronous ``/v1/{endpoint}`` calls are gone (404), as are the LTX-2 models (400 naming the
+replacement). Every error uses the documented body ``{"type": "error", "error": {"type": ..., "message": ...}}``
+and every answer carries ``x-request-id``.
 
 Emulator-only behaviour:
 
@@ -50,18 +51,47 @@ from .core import EmuJob, Emulator, Fault, origin, store_put
 from .render import ClipSpec, render_clip, render_extend, render_retake, render_size
 
 PROVIDER = "ltx"
-ENDPOINTS = ("text-to-video", "image-to-video", "audio-to-video", "retake", "extend")
-MODELS = ("ltx-2-pro", "ltx-2-fast", "ltx-2-3-pro", "ltx-2-3-fast")
-PRO_MODELS = ("ltx-2-pro", "ltx-2-3-pro")
-FAST_MODELS = ("ltx-2-fast", "ltx-2-3-fast")
+REFRAME = "video-to-video-reframe"
+ENDPOINTS = ("text-to-video", "image-to-video", "audio-to-video", "retake", "extend", REFRAME)
+MODELS = ("ltx-2-3-pro", "ltx-2-3-fast", "ltx-2-5-pro", "ltx-2-5-fast")
+REMOVED_MODELS = {"ltx-2-pro": "ltx-2-3-pro", "ltx-2-fast": "ltx-2-3-fast"}  # removed 2026-08-15
+AUTO_DURATION_MODELS = ("ltx-2-5-pro", "ltx-2-5-fast")
+A2V_MODELS = ("ltx-2-3-pro", "ltx-2-5-fast", "ltx-2-5-pro")
+EDIT_MODELS = ("ltx-2-3-pro",)  # retake, extend
 DEFAULT_PRO_MODEL = "ltx-2-3-pro"
-RESOLUTIONS = {"1920x1080": (1920, 1080), "2560x1440": (2560, 1440), "3840x2160": (3840, 2160)}
+RESOLUTIONS = {
+    f"{w}x{h}": (w, h)
+    for w, h in ((1920, 1080), (1280, 720), (2560, 1440), (3840, 2160))
+    for w, h in ((w, h), (h, w))
+}
 EDIT_RESOLUTIONS = {"1920x1080": (1920, 1080), "1080x1920": (1080, 1920)}  # audio-to-video, retake
-BASE_DURATIONS = (6, 8, 10)
-LONG_DURATIONS = (12, 14, 16, 18, 20)  # Fast models at 1920x1080 and 25 fps only
+REFRAME_RESOLUTIONS = {
+    f"{w}x{h}": (w, h)
+    for w, h in (
+        (720, 720),
+        (1080, 1080),
+        (720, 900),
+        (1080, 1350),
+        (900, 720),
+        (1350, 1080),
+        (720, 1280),
+        (1080, 1920),
+        (1280, 720),
+        (1920, 1080),
+    )
+}
+ANCHORS = ("center", "top", "bottom", "left", "right", "top_left", "top_right", "bottom_left", "bottom_right")
+DURATIONS = {
+    "ltx-2-3-pro": (6, 8, 10),
+    "ltx-2-3-fast": (6, 8, 10, 12, 14, 16, 18, 20),
+    "ltx-2-5-pro": (2, 3, 4, 5, 6, 8, 10),
+    "ltx-2-5-fast": (2, 3, 4, 5, 6, 8, 10, 12, 14, 16, 18, 20),
+}
+LONG_RULE_MODELS = ("ltx-2-3-fast",)  # over 10 s only at 1920x1080 and 25 fps
 LONG_RESOLUTION, LONG_FPS = "1920x1080", 25
-FPS_ALL = (25, 50)
-FPS_LTX23 = (24, 25, 48, 50)
+AUTO_SECONDS = 4  # what the model "chooses" for "duration": null
+FPS_ALL = (24, 25, 48, 50)
+AUDIO_FORMATS = ("mp3", "mpeg", "ogg", "m4a", "mp4", "aac", "mov")  # no PCM (WAV)
 CAMERA_MOTIONS = (
     "dolly_in",
     "dolly_out",
@@ -90,6 +120,8 @@ SIGNATURE_HEADER = "x-ltx-upload-signature"
 _MB = 1 << 20
 # (by URL or storage URI, as a data URI); audio is not documented and shares the video limits
 SIZE_LIMITS = {"image": (15 * _MB, 7 * _MB), "video": (32 * _MB, 15 * _MB), "audio": (32 * _MB, 15 * _MB)}
+VIDEO_URL_LIMITS = {"extend": 100 * _MB, REFRAME: 200 * _MB}  # larger videos these endpoints take
+REFRAME_MAX_SECONDS, REFRAME_MAX_FRAMES, REFRAME_SIDES = 60.0, 1800, (64, 4096)
 IMAGE_FORMATS = ("png", "jpeg", "jpg", "webp")
 VIDEO_CONTAINERS = ("mp4", "mov", "quicktime", "m4v", "matroska", "mkv")
 VIDEO_CODECS = ("h264", "hevc", "h265")
@@ -98,6 +130,7 @@ ERROR_TYPES = {
     400: "invalid_request_error",
     401: "authentication_error",
     402: "insufficient_funds_error",
+    403: "permission_error",
     404: "not_found_error",
     413: "request_too_large",
     422: "content_filtered_error",
@@ -121,9 +154,20 @@ FIELDS = {
         "camera_motion",
         "last_frame_uri",
     },
-    "audio-to-video": {"audio_uri", "image_uri", "prompt", "resolution", "guidance_scale", "model", "fps"},
+    "audio-to-video": {
+        "audio_uri",
+        "image_uri",
+        "prompt",
+        "resolution",
+        "guidance_scale",
+        "model",
+        "fps",
+        "last_frame_uri",
+        "camera_motion",
+    },
     "retake": {"video_uri", "prompt", "start_time", "duration", "mode", "resolution", "model"},
     "extend": {"video_uri", "prompt", "duration", "mode", "model", "context"},
+    REFRAME: {"video_uri", "resolution", "placement"},
 }
 
 
@@ -140,9 +184,9 @@ class ApiError(Exception):
         self.retry_after = retry_after
 
     def response(self) -> web.Response:
-        headers = (
-            {} if self.retry_after is None else {"Retry-After": str(max(1, math.ceil(self.retry_after)))}
-        )
+        headers = {"x-request-id": "req_" + secrets.token_hex(8)}
+        if self.retry_after is not None:
+            headers["Retry-After"] = str(max(1, math.ceil(self.retry_after)))
         return web.json_response(
             error_body(self.status, self.message, self.error_type), status=self.status, headers=headers
         )
@@ -237,43 +281,58 @@ def _prompt(body: dict[str, Any], required: bool) -> str:
     return prompt
 
 
-def _model(body: dict[str, Any], endpoint: str, pro_only: bool) -> str:
-    if pro_only:
+def _model(body: dict[str, Any], endpoint: str, allowed: tuple[str, ...] = MODELS) -> str:
+    model = body.get("model")
+    if isinstance(model, str) and model in REMOVED_MODELS:
+        raise invalid(
+            f"model: {model!r} has been removed (LTX-2 was retired on 2026-08-15); use "
+            f"{REMOVED_MODELS[model]!r} instead"
+        )
+    if allowed != MODELS:
         model = _string(body, "model", DEFAULT_PRO_MODEL)
-        if model not in PRO_MODELS:
-            raise invalid(
-                f"model: {model!r} is not available for {endpoint}; allowed: {_choices(PRO_MODELS)}"
-            )
+        if model not in allowed:
+            raise invalid(f"model: {model!r} is not available for {endpoint}; allowed: {_choices(allowed)}")
         return model
     _require(body, "model")
     return _choice(body, "model", MODELS)  # type: ignore[return-value]
 
 
 def allowed_fps(model: str) -> tuple[int, ...]:
-    return FPS_LTX23 if model.startswith("ltx-2-3-") else FPS_ALL
+    return FPS_ALL
 
 
 def allowed_durations(model: str, resolution: str, fps: int) -> tuple[int, ...]:
     """Durations (s) of text/image-to-video for one model, resolution and frame rate."""
-    if model in FAST_MODELS and resolution == LONG_RESOLUTION and fps == LONG_FPS:
-        return BASE_DURATIONS + LONG_DURATIONS
-    return BASE_DURATIONS
+    durations = DURATIONS[model]
+    if model in LONG_RULE_MODELS and (resolution != LONG_RESOLUTION or fps != LONG_FPS):
+        return tuple(d for d in durations if d <= 10)
+    return durations
 
 
 def _check_generation(body: dict[str, Any], model: str) -> tuple[int, str, int]:
     """duration, resolution, fps of a text/image-to-video request, checked against each other."""
-    _require(body, "duration", "resolution")
+    _require(body, "resolution")
     resolution = _choice(body, "resolution", tuple(RESOLUTIONS))
     fps = _integer(body, "fps", LONG_FPS)
     if fps not in allowed_fps(model):
         raise invalid(f"fps: {fps} is not allowed for model {model}; allowed: {_choices(allowed_fps(model))}")
+    if body.get("duration") is None:
+        if "duration" in body and model in AUTO_DURATION_MODELS:
+            return AUTO_SECONDS, resolution, fps  # type: ignore[return-value]
+        raise invalid(
+            "duration is required"
+            + (
+                ""
+                if "duration" not in body
+                else f"; null (automatic) only with {_choices(AUTO_DURATION_MODELS)}"
+            )
+        )
     duration = _integer(body, "duration")
     durations = allowed_durations(model, resolution, fps)  # type: ignore[arg-type]
     if duration not in durations:
         raise invalid(
             f"duration: {duration} is not allowed for model {model} at {resolution} and {fps} fps; "
-            f"allowed: {_choices(durations)} (12-20 only with {' or '.join(FAST_MODELS)} "
-            f"at {LONG_RESOLUTION} and {LONG_FPS} fps)"
+            f"allowed: {_choices(durations)}"
         )
     return duration, resolution, fps  # type: ignore[return-value]
 
@@ -314,6 +373,9 @@ async def fetch_media(emu: Emulator, request: web.Request, name: str, uri: Any, 
     except ValueError as exc:
         raise invalid(f"{name}: could not read {_shown(uri)!r}: {exc}") from exc
     by_url, by_data = SIZE_LIMITS[kind]
+    by_url = (
+        VIDEO_URL_LIMITS.get(request.match_info.get("endpoint", ""), by_url) if kind == "video" else by_url
+    )
     is_data_uri = uri.startswith("data:")
     limit = by_data if is_data_uri else by_url
     if len(data) > limit:
@@ -343,6 +405,8 @@ async def fetch_media(emu: Emulator, request: web.Request, name: str, uri: Any, 
             raise invalid(f"{name}: the video has no readable duration")
     elif not info.duration:
         raise invalid(f"{name}: the audio has no readable duration")
+    elif fmt and not set(re.split(r"[,\s]+", fmt)) & set(AUDIO_FORMATS):
+        raise invalid(f"{name}: audio {fmt!r} is not supported; allowed: AAC, MP3, OGG (PCM WAV is not)")
     return FetchedMedia(data, info)
 
 
@@ -382,6 +446,12 @@ def _scaled(emu: Emulator, width: int, height: int) -> tuple[int, int]:
 
 async def validate(emu: Emulator, request: web.Request, endpoint: str, body: dict[str, Any]) -> Accepted:
     """Check every documented field of ``body`` for ``endpoint``; fetch and check the media."""
+    model = body.get("model")
+    if isinstance(model, str) and model in REMOVED_MODELS:  # LTX names the replacement before anything else
+        raise invalid(
+            f"model: {model!r} has been removed (LTX-2 was retired on 2026-08-15); use "
+            f"{REMOVED_MODELS[model]!r} instead"
+        )
     unknown = sorted(set(body) - FIELDS[endpoint])
     if unknown:
         raise invalid(
@@ -394,6 +464,8 @@ async def validate(emu: Emulator, request: web.Request, endpoint: str, body: dic
         return await _audio_to_video(emu, request, body, seed)
     if endpoint == "retake":
         return await _retake(emu, request, body, seed)
+    if endpoint == REFRAME:
+        return await _reframe(emu, request, body, seed)
     return await _extend(emu, request, body, seed)
 
 
@@ -401,7 +473,7 @@ async def _generation(
     emu: Emulator, request: web.Request, endpoint: str, body: dict[str, Any], seed: int
 ) -> Accepted:
     prompt = _prompt(body, required=True)
-    model = _model(body, endpoint, pro_only=False)
+    model = _model(body, endpoint)
     duration, resolution, fps = _check_generation(body, model)
     camera_motion = _choice(body, "camera_motion", CAMERA_MOTIONS)
     generate_audio = _get(body, "generate_audio", True)
@@ -412,8 +484,6 @@ async def _generation(
         _require(body, "image_uri")
         image = await fetch_media(emu, request, "image_uri", body["image_uri"], "image")
         if body.get("last_frame_uri") is not None:
-            if not model.startswith("ltx-2-3-"):
-                raise invalid(f"last_frame_uri: only the ltx-2-3 models accept it, not {model}")
             await fetch_media(emu, request, "last_frame_uri", body["last_frame_uri"], "image")
     width, height = _scaled(emu, *RESOLUTIONS[resolution])
     spec = ClipSpec(
@@ -439,15 +509,16 @@ async def _generation(
 
 
 async def _audio_to_video(emu: Emulator, request: web.Request, body: dict[str, Any], seed: int) -> Accepted:
-    model = _model(body, "audio-to-video", pro_only=True)
+    model = _model(body, "audio-to-video", A2V_MODELS)
     prompt = _prompt(body, required=False)
     _require(body, "audio_uri")
     if not prompt.strip() and body.get("image_uri") is None:
         raise invalid("prompt is required when image_uri is not given")
     resolution = _choice(body, "resolution", tuple(EDIT_RESOLUTIONS))
     fps = _integer(body, "fps", AUDIO_TO_VIDEO_FPS)
-    if fps != AUDIO_TO_VIDEO_FPS:
-        raise invalid(f"fps: {fps} is not allowed for audio-to-video; allowed: {AUDIO_TO_VIDEO_FPS}")
+    if fps not in FPS_ALL:
+        raise invalid(f"fps: {fps} is not allowed for audio-to-video; allowed: {_choices(FPS_ALL)}")
+    _choice(body, "camera_motion", CAMERA_MOTIONS)
     guidance = _number(body, "guidance_scale")
     if guidance is not None and not 0.0 < guidance <= 50.0:
         raise invalid(f"guidance_scale: {guidance:g} is out of range; allowed: more than 0, at most 50")
@@ -460,6 +531,8 @@ async def _audio_to_video(emu: Emulator, request: web.Request, body: dict[str, A
     image = None
     if body.get("image_uri") is not None:
         image = await fetch_media(emu, request, "image_uri", body["image_uri"], "image")
+    if body.get("last_frame_uri") is not None:
+        await fetch_media(emu, request, "last_frame_uri", body["last_frame_uri"], "image")
     if resolution is None:  # documented: follows the image's orientation, else landscape
         portrait = image is not None and (image.info.height or 0) > (image.info.width or 0)
         resolution = "1080x1920" if portrait else "1920x1080"
@@ -467,7 +540,7 @@ async def _audio_to_video(emu: Emulator, request: web.Request, body: dict[str, A
     spec = ClipSpec(
         width=width,
         height=height,
-        fps=AUDIO_TO_VIDEO_FPS,
+        fps=fps,  # type: ignore[arg-type]
         duration=None,
         prompt=prompt,
         seed=seed,
@@ -477,7 +550,7 @@ async def _audio_to_video(emu: Emulator, request: web.Request, body: dict[str, A
     params = {
         "prompt": prompt,
         "resolution": resolution,
-        "fps": AUDIO_TO_VIDEO_FPS,
+        "fps": fps,
         "audio_seconds": seconds,
         "guidance_scale": guidance if guidance is not None else (9.0 if image is not None else 5.0),
         "seed": seed,
@@ -486,7 +559,7 @@ async def _audio_to_video(emu: Emulator, request: web.Request, body: dict[str, A
 
 
 async def _retake(emu: Emulator, request: web.Request, body: dict[str, Any], seed: int) -> Accepted:
-    model = _model(body, "retake", pro_only=True)
+    model = _model(body, "retake", EDIT_MODELS)
     prompt = _prompt(body, required=False)
     _require(body, "video_uri", "start_time", "duration")
     start = _number(body, "start_time")
@@ -524,7 +597,7 @@ def _frames_in(seconds: float, fps: float) -> int:
 
 
 async def _extend(emu: Emulator, request: web.Request, body: dict[str, Any], seed: int) -> Accepted:
-    model = _model(body, "extend", pro_only=True)
+    model = _model(body, "extend", EDIT_MODELS)
     prompt = _prompt(body, required=False)
     _require(body, "video_uri", "duration")
     duration = _number(body, "duration")
@@ -565,6 +638,57 @@ async def _extend(emu: Emulator, request: web.Request, body: dict[str, Any], see
     }
     data = video.data
     return Accepted(model, params, prompt, lambda: render_extend(data, duration, mode, prompt, seed, context))  # type: ignore[arg-type]
+
+
+async def _reframe(emu: Emulator, request: web.Request, body: dict[str, Any], seed: int) -> Accepted:
+    _require(body, "video_uri", "resolution")
+    resolution = _choice(body, "resolution", tuple(REFRAME_RESOLUTIONS))
+    placement = body.get("placement")
+    if placement is not None:
+        if not isinstance(placement, dict):
+            raise invalid("placement: must be an object with anchor, or x and y with width and/or height")
+        unknown = sorted(set(placement) - {"anchor", "x", "y", "width", "height"})
+        if unknown:
+            raise invalid(f"placement.{unknown[0]}: unknown field")
+        if "anchor" in placement:
+            if set(placement) != {"anchor"}:
+                raise invalid("placement: give an anchor or a box (x, y, width/height), not both")
+            _choice(placement, "anchor", ANCHORS)
+        else:
+            x, y = _number(placement, "x", 0.0), _number(placement, "y", 0.0)
+            w, h = _number(placement, "width"), _number(placement, "height")
+            if w is None and h is None:
+                raise invalid("placement: a box needs width and/or height")
+            for name, start, size in (("width", x, w), ("height", y, h)):
+                if not 0.0 <= start <= 0.99:  # type: ignore[operator]
+                    raise invalid(f"placement: the box starts outside the frame ({start:g})")
+                if size is not None and (not 0.0 < size <= 1.0 or start + size > 1.0 + 1e-9):  # type: ignore[operator]
+                    raise invalid(f"placement.{name}: {size:g} does not fit inside the frame")
+    video = await fetch_media(emu, request, "video_uri", body["video_uri"], "video")
+    info = video.info
+    frames = _video_frames(info)
+    if (info.duration or 0.0) > REFRAME_MAX_SECONDS + 0.05 or frames > REFRAME_MAX_FRAMES:
+        raise invalid(
+            f"video_uri: {info.duration:.2f} s / {frames} frames; at most {REFRAME_MAX_SECONDS:g} s and "
+            f"{REFRAME_MAX_FRAMES} frames"
+        )
+    sides = (info.width or 0, info.height or 0)
+    if min(sides) < REFRAME_SIDES[0] or max(sides) > REFRAME_SIDES[1]:
+        raise invalid(
+            f"video_uri: {sides[0]}x{sides[1]}; every side must be {REFRAME_SIDES[0]} to {REFRAME_SIDES[1]} px"
+        )
+    width, height = _scaled(emu, *REFRAME_RESOLUTIONS[resolution])  # type: ignore[index]
+    spec = ClipSpec(
+        width=width,
+        height=height,
+        fps=float(info.fps or 25.0),
+        duration=float(info.duration or 0.0),
+        prompt="reframe",
+        seed=seed,
+        generate_audio=bool(info.has_audio),
+    )
+    params = {"resolution": resolution, "placement": placement, "seed": seed, "input_seconds": info.duration}
+    return Accepted("", params, "", lambda: render_clip(spec))
 
 
 # --- the protocol -----------------------------------------------------------------------------------------------
@@ -674,7 +798,7 @@ class LtxProtocol:
 
     # --- generation ---------------------------------------------------------------------------------------
     async def _accept(self, request: web.Request, endpoint: str) -> tuple[str, Accepted, Fault | None]:
-        """Auth, fault, body and validation shared by v1 and v2. Raises ApiError or _Prepared."""
+        """Auth, fault, body and validation of a submit. Raises ApiError or _Prepared."""
         raw = await request.read()
         body: dict[str, Any] | None = None
         bad_body: ApiError | None = None
@@ -709,35 +833,6 @@ class LtxProtocol:
 
     def _create(self, endpoint: str, key: str, accepted: Accepted) -> EmuJob:
         return self.emu.create_job(PROVIDER, endpoint, accepted.model, accepted.params, key, accepted.render)
-
-    async def submit_sync(self, request: web.Request) -> web.StreamResponse:
-        endpoint = request.match_info["endpoint"]
-        try:
-            key, accepted, fault = await self._accept(request, endpoint)
-        except ApiError as exc:
-            return exc.response()
-        except _Prepared as prepared:
-            return prepared.response
-        job = self._create(endpoint, key, accepted)
-        resp = await self._fault(request, fault)  # an after_accept fault: the job exists, the answer is lost
-        if resp is not None:
-            return resp
-        # The answer comes once the job would have ended: queue + processing time, then the render.
-        await asyncio.sleep(
-            max(0.0, job.created_at + job.queue_seconds + job.processing_seconds - self.emu.now())
-        )
-        if job.outcome == "stuck":
-            return ApiError(504, "The generation did not finish in time").response()
-        if job.render_future is not None:
-            try:
-                await asyncio.wrap_future(job.render_future)
-            except Exception:  # reported through the job state below
-                pass
-        state = self.emu.job_state(job)
-        if state != "success":
-            return ApiError(500, job.message or f"Generation {state}").response()
-        data = job.render_future.result()
-        return web.Response(body=data, content_type="video/mp4", headers={"x-request-id": job.id})
 
     async def submit_async(self, request: web.Request) -> web.StreamResponse:
         endpoint = request.match_info["endpoint"]
@@ -775,7 +870,10 @@ class LtxProtocol:
                 )
         except ApiError as exc:
             return exc.response()
-        return web.json_response(self.status_body(request, job, state, fault))
+        return web.json_response(
+            self.status_body(request, job, state, fault),
+            headers={"x-request-id": "req_" + secrets.token_hex(8)},
+        )
 
     def status_body(
         self, request: web.Request, job: EmuJob, state: str, fault: Fault | None
@@ -821,8 +919,7 @@ def _s3_error(status: int, code: str, message: str) -> web.Response:
 def setup(app: web.Application, emu: Emulator, prefix: str) -> None:
     proto = LtxProtocol(emu, prefix)
     p = proto.prefix
-    app.router.add_post(f"{p}/v1/upload", proto.upload)  # before /v1/{endpoint}
+    app.router.add_post(f"{p}/v1/upload", proto.upload)
     app.router.add_put(f"{p}/_upload/{{token}}", proto.put)
-    app.router.add_post(f"{p}/v1/{{endpoint}}", proto.submit_sync)
     app.router.add_post(f"{p}/v2/{{endpoint}}", proto.submit_async)
     app.router.add_get(f"{p}/v2/{{endpoint}}/{{id}}", proto.status)

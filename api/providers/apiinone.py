@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..errors import InvalidInputError, LTX2Error, UnknownMediaLengthError
+from ..errors import InvalidInputError, LTX2Error
 from ..types import (
     CostEstimate,
     GenerationRequest,
@@ -25,6 +25,8 @@ from ..types import (
 )
 from . import common as c
 from .base import HttpCall, MediaLimits, ModelSpec, Provider
+from .spec import ModeRules, NumberRange, ProviderSpec
+from .vocab import ASPECT_RATIOS, AUDIO_MODES, CONTROL_MODES
 
 # ================================ UNCERTAIN: fix here when API in One documents it =====================
 # Status words seen across its pages (casing varies) -> neutral state. Compared case-insensitively.
@@ -77,16 +79,6 @@ FAILURE_REASON_PATHS: tuple[str, ...] = (
     "detail",
 )
 
-# Where a status answer keeps each fact (with the tables above: one place to correct).
-STATUS_SHAPE = c.StatusShape(
-    status_paths=("data.status", "status"),
-    table=STATUS_TABLE,
-    url_paths=VIDEO_URL_PATHS,
-    failure_paths=FAILURE_REASON_PATHS,
-    progress_paths=("data.progress",),
-    noun="task",
-)
-
 # audio_duration / video_duration are sent as a float with this many decimals (integer: 0).
 MEDIA_DURATION_DECIMALS = 2
 # Credits: documented ranges per mode; the split by resolution and length is not published, so
@@ -115,11 +107,8 @@ MEDIA_LIMITS = {
 
 MODEL = "ltx-2"
 RESOLUTIONS = ("480p", "720p", "1080p")
-ASPECT_RATIOS = ("16:9", "9:16")
 DURATION_RANGE = (5.0, 20.0)
 MEDIA_SECONDS = (5.0, 20.0)
-CONTROL_MODES = ("pose", "depth", "canny")
-AUDIO_MODES = ("preserve", "generate", "none")
 SEED_RANGE = (-1, 2**31 - 1)
 _OK_CODES = {0, 200}
 
@@ -144,12 +133,101 @@ MODELS: tuple[ModelSpec, ...] = (
 )
 
 # Request fields each mode can take; seed is accepted everywhere and sent when set.
-MODE_FIELDS: dict[Mode, set[str]] = {
-    Mode.TEXT_TO_VIDEO: {"prompt", "resolution", "aspect_ratio", "duration"},
-    Mode.IMAGE_TO_VIDEO: {"prompt", "resolution", "duration", "image"},
-    Mode.LIPSYNC: {"prompt", "resolution", "audio", "image"},
-    Mode.CONTROL: {"prompt", "resolution", "video", "control_mode", "audio_mode"},
+_GEN_WIRE = (
+    ("model", "model"),
+    ("prompt", "prompt"),
+    ("resolution", "resolution"),
+    ("duration", "duration"),
+    ("aspect_ratio", "aspect_ratio"),
+    ("image", "image"),
+    ("seed", "seed"),
+)
+_DURATION = {"duration": NumberRange(*DURATION_RANGE, unit="s", integer=True)}
+_SENT = frozenset({"resolution", "duration"})
+MODES: dict[Mode, ModeRules] = {
+    Mode.TEXT_TO_VIDEO: ModeRules(
+        fields=frozenset({"prompt", "resolution", "aspect_ratio", "duration"}),
+        wire=_GEN_WIRE,
+        path="text-to-video",
+        sent_with_default=_SENT,
+        prompt="required",
+        ranges=_DURATION,
+    ),
+    Mode.IMAGE_TO_VIDEO: ModeRules(
+        fields=frozenset({"prompt", "resolution", "duration", "image"}),
+        wire=tuple(w for w in _GEN_WIRE if w[0] != "aspect_ratio"),  # text-to-video only
+        path="image-to-video",
+        sent_with_default=_SENT,
+        prompt="required",
+        required={"image": ("an image (PNG, JPEG or WebP)", "image-to-video needs a first-frame image")},
+        ranges=_DURATION,
+    ),
+    Mode.LIPSYNC: ModeRules(
+        fields=frozenset({"prompt", "resolution", "audio", "image"}),
+        wire=(
+            ("model", "model"),
+            ("prompt", "prompt"),
+            ("resolution", "resolution"),
+            ("audio", "audio"),
+            ("image", "image"),
+            ("seed", "seed"),
+        ),
+        path="lipsync",
+        sent_with_default=frozenset({"resolution"}),
+        required={"audio": ("an audio input 5 to 20 s long", "lipsync needs the speech audio")},
+        media_seconds={"audio": MEDIA_SECONDS},
+        media_seconds_known=frozenset({"audio"}),
+    ),
+    Mode.CONTROL: ModeRules(
+        fields=frozenset({"prompt", "resolution", "video", "control_mode", "audio_mode"}),
+        wire=(
+            ("model", "model"),
+            ("prompt", "prompt"),
+            ("resolution", "resolution"),
+            ("video", "video"),
+            ("control_mode", "mode"),
+            ("audio_mode", "audio_mode"),
+            ("seed", "seed"),
+        ),
+        path="control",
+        sent_with_default=frozenset({"resolution"}),
+        required={
+            "video": ("a control video 5 to 20 s long", "control follows a video"),
+            "control_mode": (c.fmt_allowed(CONTROL_MODES), "choose what the control video guides"),
+        },
+        media_seconds={"video": MEDIA_SECONDS},
+        media_seconds_known=frozenset({"video"}),
+    ),
 }
+
+SPEC = ProviderSpec(
+    name="apiinone",
+    display_name="API in One",
+    key_env="APIINONE_API_KEY",
+    base_url_env="LTX2_APIINONE_BASE_URL",
+    default_base_url="https://apiin.one/api/v1",
+    # No upload endpoint. Its docs ask for media URLs; whether data URIs are accepted is unknown.
+    # "data-uri" is the default because it needs no storage of the user's; "url" (or S3 hosting)
+    # is the fallback if data URIs are refused.
+    hosting_methods=("data-uri", "url"),
+    default_hosting="data-uri",
+    models=MODELS,
+    modes=MODES,
+    media_limits=MEDIA_LIMITS,
+    status=c.StatusShape(
+        status_paths=("data.status", "status"),
+        table=STATUS_TABLE,
+        url_paths=VIDEO_URL_PATHS,
+        failure_paths=FAILURE_REASON_PATHS,
+        progress_paths=("data.progress",),
+        noun="task",
+    ),
+    submit_id_paths=("data.task_id", "data.id", "task_id", "id"),
+    choices={"aspect_ratio": ASPECT_RATIOS, "control_mode": CONTROL_MODES, "audio_mode": AUDIO_MODES},
+    seed_range=SEED_RANGE,
+    early_fields=("resolution",),
+    poll_interval=5.0,
+)
 
 
 def expected_credits_range(mode: Mode | str) -> tuple[int, int]:
@@ -188,128 +266,25 @@ def _envelope_code(body: Any) -> int | None:
 
 
 class ApiInOneProvider(Provider):
-    """API in One. It has no upload endpoint: media go as URLs, or as data URIs."""
+    """API in One. It has no upload endpoint: media go as URLs, or as data URIs. Its own parts: the
+    media length it must be told, errors inside 200 answers, and credits."""
 
-    name = "apiinone"
-    display_name = "API in One"
-    key_env = "APIINONE_API_KEY"
-    base_url_env = "LTX2_APIINONE_BASE_URL"
-    default_base_url = "https://apiin.one/api/v1"
-    # No upload endpoint. Its docs ask for media URLs; whether data URIs are accepted is unknown.
-    # "data-uri" is the default because it needs no storage of the user's; "url" (or S3 hosting)
-    # is the fallback if data URIs are refused.
-    hosting_methods = ("data-uri", "url")
-    default_hosting = "data-uri"
-    poll_interval = 5.0
-    can_cancel = False
-    # Choices the nodes show for the fields that take a fixed set of words.
-    aspect_ratios = ASPECT_RATIOS
-    control_modes = CONTROL_MODES
-    audio_modes = AUDIO_MODES
+    SPEC = SPEC
 
-    # --- capabilities ----------------------------------------------------------------------------
-    def models(self, mode: Mode | None = None) -> list[ModelSpec]:
-        return [m for m in MODELS if mode is None or m.mode == mode]
-
-    def media_limits(self, kind: MediaKind) -> MediaLimits:
-        return MEDIA_LIMITS[kind]
-
-    # --- validation --------------------------------------------------------------------------------
-    def validate(self, req: GenerationRequest) -> ModelSpec:
-        spec = self.resolve_model(req)
-        p = self.name
-        c.check_request_fields_and_media(self, req, MODE_FIELDS[req.mode], seed_range=SEED_RANGE)
-        if req.resolution is not None:
-            c.one_of("resolution", req.resolution, RESOLUTIONS, provider=p)
-        if req.mode in (Mode.TEXT_TO_VIDEO, Mode.IMAGE_TO_VIDEO):
-            c.check_prompt(req.prompt, provider=p, required_=True)
-            if req.duration is not None:
-                c.in_range("duration", req.duration, *DURATION_RANGE, provider=p, unit="s", integer=True)
-            if req.aspect_ratio is not None:
-                c.one_of("aspect_ratio", req.aspect_ratio, ASPECT_RATIOS, provider=p)
-            if req.mode == Mode.IMAGE_TO_VIDEO:
-                c.required(
-                    "image",
-                    req.image,
-                    provider=p,
-                    allowed="an image (PNG, JPEG or WebP)",
-                    reason="image-to-video needs a first-frame image",
-                )
-        elif req.mode == Mode.LIPSYNC:
-            audio = c.required(
-                "audio",
-                req.audio,
-                provider=p,
-                allowed="an audio input 5 to 20 s long",
-                reason="lipsync needs the speech audio",
-            )
-            self._media_seconds("audio", audio)
-        else:
-            video = c.required(
-                "video",
-                req.video,
-                provider=p,
-                allowed="a control video 5 to 20 s long",
-                reason="control follows a video",
-            )
-            self._media_seconds("video", video)
-            c.required(
-                "control_mode",
-                req.control_mode,
-                provider=p,
-                allowed=c.fmt_allowed(CONTROL_MODES),
-                reason="choose what the control video guides",
-            )
-            c.one_of("control_mode", req.control_mode, CONTROL_MODES, provider=p)
-            if req.audio_mode is not None:
-                c.one_of("audio_mode", req.audio_mode, AUDIO_MODES, provider=p)
-        return spec
-
-    def _media_seconds(self, name: str, media: MediaInput) -> float:
-        """The media length sent as ``audio_duration``/``video_duration``: it must be known."""
-        seconds = c.check_media_duration(name, media, *MEDIA_SECONDS, provider=self.name)
-        if seconds is None:
-            raise UnknownMediaLengthError(
-                name,
-                media.url or media.filename or name,
-                "media whose length can be read",
-                provider=self.name,
-                reason=f"{self.display_name} needs the {name} length (5 to 20 s) and it "
-                "could not be determined; use a local file or a reachable URL",
-            )
+    def _media_seconds(self, media: MediaInput) -> float:
+        """The media length sent as ``audio_duration``/``video_duration`` (known: validated)."""
+        seconds = float(media.info.duration or MEDIA_SECONDS[0])
         value = round(seconds, MEDIA_DURATION_DECIMALS) if MEDIA_DURATION_DECIMALS else round(seconds)
         return min(max(value, MEDIA_SECONDS[0]), MEDIA_SECONDS[1])  # absorb container rounding
 
-    # --- wire ---------------------------------------------------------------------------------------
-    def build_submit(
-        self, req: GenerationRequest, uris: Mapping[str, str], *, sync: bool = False
-    ) -> HttpCall:
-        spec = self.validate(req)
-        p = self.name
-        body: dict[str, Any] = {"model": spec.wire_id, "type": req.mode.value}
-        prompt = (req.prompt or "").strip()
-        if prompt:
-            body["prompt"] = prompt
-        body["resolution"] = req.resolution or spec.default_resolution
-        if req.mode in (Mode.TEXT_TO_VIDEO, Mode.IMAGE_TO_VIDEO):
-            body["duration"] = int(req.duration if req.duration is not None else spec.default_duration)  # type: ignore[arg-type]
-            if req.mode == Mode.TEXT_TO_VIDEO and req.aspect_ratio is not None:
-                body["aspect_ratio"] = req.aspect_ratio
-            if req.image is not None:
-                body["image"] = c.media_uri("image", req.image, uris, provider=p)
-        elif req.mode == Mode.LIPSYNC:
-            body["audio"] = c.media_uri("audio", req.audio, uris, provider=p)  # type: ignore[arg-type]
-            body["audio_duration"] = c.wire_number(self._media_seconds("audio", req.audio))  # type: ignore[arg-type]
-            if req.image is not None:
-                body["image"] = c.media_uri("image", req.image, uris, provider=p)
-        else:
-            body["video"] = c.media_uri("video", req.video, uris, provider=p)  # type: ignore[arg-type]
-            body["video_duration"] = c.wire_number(self._media_seconds("video", req.video))  # type: ignore[arg-type]
-            body["mode"] = req.control_mode
-            if req.audio_mode is not None:
-                body["audio_mode"] = req.audio_mode
-        if req.seed is not None:
-            body["seed"] = int(req.seed)
+    def submit_call(self, req: GenerationRequest, spec: ModelSpec, body: dict[str, Any]) -> HttpCall:
+        body = {"model": body.pop("model"), "type": self.SPEC.modes[req.mode].path, **body}
+        if req.mode is Mode.LIPSYNC:
+            body["audio_duration"] = c.wire_number(self._media_seconds(req.audio))  # type: ignore[arg-type]
+        elif req.mode is Mode.CONTROL:
+            body["video_duration"] = c.wire_number(self._media_seconds(req.video))  # type: ignore[arg-type]
+        if "seed" in body:
+            body["seed"] = int(body.pop("seed"))
         return HttpCall("POST", "/videos/generations", json=body)
 
     def _raise_if_error(self, body: Any, http_status: int = 200) -> None:
@@ -322,16 +297,14 @@ class ApiInOneProvider(Provider):
 
     def parse_submit(self, req: GenerationRequest, body: Any) -> SubmittedJob:
         self._raise_if_error(body)
-        return c.parse_job_id(
-            self, req, body, ("data.task_id", "data.id", "task_id", "id"), noun="task", model=MODEL
-        )
+        return c.parse_job_id(self, req, body, self.SPEC.submit_id_paths, noun="task", model=MODEL)
 
     def build_status(self, job: SubmittedJob) -> HttpCall:
         return HttpCall("GET", f"/tasks/{job.job_id}")
 
     def parse_status(self, body: Any) -> JobStatus:
         self._raise_if_error(body)
-        return c.parse_job_status(self, body, STATUS_SHAPE, extra_reason=_envelope_message)
+        return c.parse_job_status(self, body, self.SPEC.status, extra_reason=_envelope_message)
 
     def parse_error(self, status_code: int, body: Any, headers: Mapping[str, str]) -> LTX2Error:
         """Both error forms. A 2xx status (error inside a 200 answer) takes the body's code."""
@@ -352,13 +325,12 @@ class ApiInOneProvider(Provider):
         if message is None:
             top = c.lookup(body, "message")
             message = top if isinstance(top, str) and top.strip() else None
-        return c.error_from_http(
-            self.name,
+        return c.error_from_spec(
+            self,
             status,
             body,
             headers,
             message,
-            display_name=self.display_name,
             error_type=error_type if isinstance(error_type, str) else message,
         )
 

@@ -23,7 +23,7 @@ from ..errors import (
     RequestTooLargeError,
 )
 from ..redact import redact, redact_text
-from ..types import GenerationRequest, JobState, JobStatus, MediaInput, MediaKind, Mode, SubmittedJob
+from ..types import MEDIA_FIELDS, GenerationRequest, JobState, JobStatus, MediaInput, MediaKind, SubmittedJob
 from .base import MediaLimits
 
 if TYPE_CHECKING:
@@ -225,8 +225,18 @@ def media_content_type(media: MediaInput) -> str | None:
     return _TYPE_OF_FORMAT.get(media.kind, {}).get(fmt)
 
 
+_SHORT_NAMES = {
+    "audio/mpeg": "MP3",
+    "audio/mp4": "M4A",
+    "audio/aac": "AAC",
+    "video/quicktime": "MOV",
+    "video/x-matroska": "MKV",
+}
+
+
 def _short_types(types: Iterable[str]) -> str:
-    return ", ".join(t.split("/", 1)[-1].removeprefix("x-").upper() for t in types)
+    names = (_SHORT_NAMES.get(t) or t.split("/", 1)[-1].removeprefix("x-").upper() for t in types)
+    return ", ".join(dict.fromkeys(names))
 
 
 def check_media_type(
@@ -359,9 +369,11 @@ def check_request_fields_and_media(
     allowed_fields: set[str],
     *,
     seed_range: tuple[int, int] = (-(2**63), 2**63 - 1),
+    video_max_bytes: int | None = None,
 ) -> None:
     """The checks every provider starts with: fields the mode does not take (when the user set them),
-    the seed, and each media input's kind, content type and size."""
+    the seed, and each media input's kind, content type and size (``video_max_bytes`` replaces the
+    video limit for a mode that takes larger videos)."""
     p = provider.name
     refuse_if_set(
         req,
@@ -371,53 +383,13 @@ def check_request_fields_and_media(
     )
     check_seed(req.seed, provider=p, lo=seed_range[0], hi=seed_range[1])
     for name, media in req.media().items():
-        kind = MediaKind(name)
+        kind = MEDIA_FIELDS[name]
+        limits = provider.media_limits(kind)
+        if kind is MediaKind.VIDEO and video_max_bytes is not None:
+            limits = dataclasses.replace(limits, max_bytes_url=video_max_bytes)
         check_media_kind(name, media, kind, provider=p)
-        check_media_type(name, media, provider.media_limits(kind), provider=p)
-        check_media_size(name, media, provider.media_limits(kind), provider=p)
-
-
-def check_clip_settings(
-    req: GenerationRequest,
-    spec: Any,
-    *,
-    provider: str,
-    camera_motions: Sequence[str],
-    long_from: float,
-    image_formats: str,
-    duration_reason: str | None = None,
-    fps_reason: str | None = None,
-    long_reason: str,
-) -> None:
-    """Text-/image-to-video on the LTX-2 models (GMI and the LTX API alike): prompt, first-frame
-    image, duration / resolution / fps from the model's sets, the long-clip rule (``long_from`` s and
-    more only at 1920x1080 and 25 fps), camera motion and the audio switch."""
-    check_prompt(req.prompt, provider=provider, required_=True)
-    if req.mode is Mode.IMAGE_TO_VIDEO:
-        required(
-            "image",
-            req.image,
-            provider=provider,
-            allowed=f"an image ({image_formats})",
-            reason="image-to-video needs a first-frame image",
-        )
-    duration = req.duration if req.duration is not None else spec.default_duration
-    resolution = req.resolution or spec.default_resolution
-    fps = req.fps if req.fps is not None else spec.default_fps
-    one_of("duration", duration, spec.durations, provider=provider, reason=duration_reason)
-    one_of("resolution", resolution, spec.resolutions, provider=provider)
-    one_of("fps", fps, spec.fps, provider=provider, reason=fps_reason)
-    if duration >= long_from and (resolution != "1920x1080" or fps != 25):
-        raise InvalidInputError(
-            "duration",
-            duration,
-            "6, 8 or 10 at this resolution and frame rate",
-            provider=provider,
-            reason=long_reason,
-        )
-    if req.camera_motion is not None:
-        one_of("camera_motion", req.camera_motion, camera_motions, provider=provider)
-    check_bool("generate_audio", req.generate_audio, provider=provider)
+        check_media_type(name, media, limits, provider=p)
+        check_media_size(name, media, limits, provider=p)
 
 
 def check_bool(field: str, value: Any, *, provider: str | None = None) -> None:
@@ -797,29 +769,52 @@ def error_from_http(
     return chosen(text, provider=provider, status_code=status, raw=raw)
 
 
-# --- prices -----------------------------------------------------------------------------------------
+def error_from_spec(
+    provider: Provider,
+    status: int,
+    body: Any,
+    headers: Mapping[str, str] | None,
+    message: str | None = None,
+    *,
+    error_type: str | None = None,
+) -> LTX2Error:
+    """A typed error from the provider spec's error-type table (else by status and type hints).
+    The answer's ``x-request-id`` is kept in the message: support asks for it."""
+    spec = provider.SPEC
+    if error_type is None:
+        for path in spec.error_type_paths:
+            value = lookup(body, path)
+            if isinstance(value, str) and value.strip() and value != "error":
+                error_type = value
+                break
+    cls = spec.error_types.get(status_word(error_type)) if error_type else None
+    notes = [spec.expired_note] if cls is JobExpiredError and spec.expired_note else []
+    request_id = header(headers, "x-request-id")
+    if request_id:
+        notes.append(f"(request id {redact_text(str(request_id))[:100]})")
+    return error_from_http(
+        provider.name,
+        status,
+        body,
+        headers,
+        message,
+        display_name=provider.display_name,
+        error_type=error_type,
+        cls=cls,
+        note=" ".join(notes) or None,
+    )
 
-# LTX list prices, USD per second of output, by tier and output resolution [doc: LTX API pricing].
-LTX_USD_PER_SECOND: dict[str, dict[str, float]] = {
-    "pro": {"1080p": 0.06, "1440p": 0.12, "2160p": 0.24},
-    "fast": {"1080p": 0.04, "1440p": 0.08, "2160p": 0.16},
-}
-_RES_TIER = {
-    "1920x1080": "1080p",
-    "1080x1920": "1080p",
-    "2560x1440": "1440p",
-    "1440x2560": "1440p",
-    "3840x2160": "2160p",
-    "2160x3840": "2160p",
-}
+
+# --- resolution tiers (prices) -------------------------------------------------------------------------
+
+TIERS: tuple[str, ...] = ("720p", "1080p", "1440p", "2160p")
 
 
 def resolution_tier(
     resolution: str | None = None, width: int | None = None, height: int | None = None
 ) -> str:
-    """ "1080p" | "1440p" | "2160p" for a WxH token or a size (anything up to 1080p prices as 1080p)."""
-    if resolution in _RES_TIER:
-        return _RES_TIER[resolution]  # type: ignore[index]
+    """ "720p" | "1080p" | "1440p" | "2160p" by the shorter side of a WxH token or a size (anything
+    up to 720 px prices as 720p; unknown as 1080p)."""
     if resolution and "x" in resolution:
         try:
             width, height = (int(p) for p in resolution.lower().split("x", 1))
@@ -831,4 +826,7 @@ def resolution_tier(
             return "2160p"
         if short > 1080:
             return "1440p"
+        if short > 720:
+            return "1080p"
+        return "720p"
     return "1080p"

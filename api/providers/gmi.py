@@ -8,38 +8,30 @@ the ``UNCERTAIN`` block below so it can be fixed in one edit.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
 from typing import Any
 
-from ..errors import InvalidInputError, LTX2Error
-from ..types import (
-    CostEstimate,
-    GenerationRequest,
-    JobState,
-    JobStatus,
-    MediaInput,
-    MediaKind,
-    Mode,
-    SubmittedJob,
-)
+from ..types import GenerationRequest, JobState, MediaInput, MediaKind, Mode, SubmittedJob
 from . import common as c
-from .base import HttpCall, MediaLimits, ModelSpec, Provider, UploadTicket
+from .base import DurationRule, HttpCall, MediaLimits, ModelSpec, Provider, UploadTicket
+from .spec import ModeRules, NumberRange, Prices, ProviderSpec, VideoLimits
+from .vocab import CAMERA_MOTIONS, RETAKE_MODES
 
 # ================================ UNCERTAIN: fix here when GMI documents it ==========================
 # Catalogue-only models ([3rd]): text-to-video payloads are presumed to mirror image-to-video without
 # image_uri, and Pro models are presumed to stop at 10 s like the LTX API's Pro tier.
 PRO_DURATIONS: tuple[float, ...] = (6, 8, 10)
-# Where a failure reason may sit in a status body, first match wins.
+# Where a failure reason may sit in a status body, first match wins ([3rd]: outcome.error, a string).
 FAILURE_REASON_PATHS: tuple[str, ...] = (
-    "outcome.reason",
     "outcome.error",
+    "outcome.reason",
     "outcome.message",
     "reason",
     "error",
     "message",
     "detail",
 )
-# Where the output URL may sit, first match wins ([doc]: outcome.media_urls[0].url).
+# Where the output URL may sit, first match wins ([doc]: outcome.media_urls[0].url; [3rd]: some
+# models answer outcome.video_url instead).
 VIDEO_URL_PATHS: tuple[str, ...] = (
     "outcome.media_urls[0].url",
     "outcome.media_urls[0]",
@@ -49,7 +41,7 @@ VIDEO_URL_PATHS: tuple[str, ...] = (
 # Upload slot ([3rd], unofficial): the signed PUT URL lives about 15 min; keep a safety margin.
 UPLOAD_URL_LIFETIME = 15 * 60.0
 UPLOAD_MARGIN = 90.0
-# Prices are not published per second: estimate from the LTX list prices.
+# Prices are not published per second: estimate from the retired LTX-2 list prices.
 PRICE_NOTE = "estimate from LTX list prices; GMI's own price may differ"
 # Accepted media: formats documented per model; video containers and all sizes are unknown.
 MEDIA_LIMITS = {
@@ -78,31 +70,15 @@ STATUS_TABLE: dict[str, JobState] = {
     "canceled": JobState.CANCELLED,
 }
 
-# Where a status answer keeps each fact (with the tables above: one place to correct).
-STATUS_SHAPE = c.StatusShape(
-    status_paths=("status", "data.status"),
-    table=STATUS_TABLE,
-    url_paths=VIDEO_URL_PATHS,
-    failure_paths=FAILURE_REASON_PATHS,
-    progress_paths=("progress", "outcome.progress"),
-    noun="job",
-)
-
 RESOLUTIONS = ("1920x1080", "2560x1440", "3840x2160")
 FPS = (25, 50)
 FAST_DURATIONS: tuple[float, ...] = tuple(range(6, 21, 2))
-LONG_MIN = 12  # durations from here up need 1920x1080 at 25 fps
-CAMERA_MOTIONS = (
-    "dolly_in",
-    "dolly_out",
-    "dolly_left",
-    "dolly_right",
-    "jib_up",
-    "jib_down",
-    "static",
-    "focus_shift",
+LONG_RULE = DurationRule(
+    tuple(float(d) for d in range(12, 21, 2)),
+    ("1920x1080",),
+    (25,),
+    reason="12 to 20 s are only offered at 1920x1080 and 25 fps",
 )
-RETAKE_MODES = ("replace_audio_and_video", "replace_audio", "replace_video")
 A2V_AUDIO_SECONDS = (2.0, 20.0)
 RETAKE_MAX_SECONDS = 21.0
 RETAKE_MIN_SECTION = 2.0
@@ -120,6 +96,7 @@ def _gen(name: str, wire: str, mode: Mode, durations: tuple[float, ...]) -> Mode
         default_duration=6,
         default_resolution="1920x1080",
         default_fps=25,
+        duration_rules=(LONG_RULE,) if durations is FAST_DURATIONS else (),
     )
 
 
@@ -148,13 +125,105 @@ MODELS: tuple[ModelSpec, ...] = (
 
 # Request fields each mode can take (anything else set by the user is refused). Seed is accepted
 # everywhere (it asks for a fresh take) but GMI has no seed field, so it is not sent.
-_GEN_FIELDS = {"prompt", "duration", "resolution", "fps", "camera_motion", "generate_audio"}
-MODE_FIELDS: dict[Mode, set[str]] = {
-    Mode.TEXT_TO_VIDEO: _GEN_FIELDS,
-    Mode.IMAGE_TO_VIDEO: _GEN_FIELDS | {"image"},
-    Mode.AUDIO_TO_VIDEO: {"prompt", "audio", "image", "resolution", "fps", "guidance_scale"},
-    Mode.RETAKE: {"prompt", "video", "start_time", "duration", "retake_mode"},
+_GEN_FIELDS = frozenset({"prompt", "duration", "resolution", "fps", "camera_motion", "generate_audio"})
+_GEN_WIRE = (
+    ("prompt", "prompt"),
+    ("image", "image_uri"),
+    ("duration", "duration"),
+    ("resolution", "resolution"),
+    ("fps", "fps"),
+    ("generate_audio", "generate_audio"),
+    ("camera_motion", "camera_motion"),
+)
+_SHOT = frozenset({"prompt", "duration", "resolution", "fps"})
+MODES: dict[Mode, ModeRules] = {
+    Mode.TEXT_TO_VIDEO: ModeRules(
+        fields=_GEN_FIELDS, wire=_GEN_WIRE, sent_with_default=_SHOT, prompt="required"
+    ),
+    Mode.IMAGE_TO_VIDEO: ModeRules(
+        fields=_GEN_FIELDS | {"image"},
+        wire=_GEN_WIRE,
+        sent_with_default=_SHOT,
+        prompt="required",
+        required={"image": ("an image (JPEG, PNG or WebP)", "image-to-video needs a first-frame image")},
+    ),
+    Mode.AUDIO_TO_VIDEO: ModeRules(
+        fields=frozenset({"prompt", "audio", "image", "resolution", "fps", "guidance_scale"}),
+        # only what the user set: GMI picks guidance 5, or 9 with an image
+        wire=(
+            ("audio", "audio_uri"),
+            ("image", "image_uri"),
+            ("prompt", "prompt"),
+            ("resolution", "resolution"),
+            ("guidance_scale", "guidance_scale"),
+        ),
+        prompt="unless_image",
+        prompt_reason="a prompt is required when no image is given",
+        required={"audio": ("an audio input (WAV, MP3, MP4 or OGG)", "audio-to-video needs the audio track")},
+        media_seconds={"audio": A2V_AUDIO_SECONDS},
+        ranges={"guidance_scale": NumberRange(0.0, None)},
+        resolution_reason="audio-to-video renders at 1920x1080 only",
+        fps_reason="audio-to-video renders at 25 fps",
+        billed="audio",
+    ),
+    Mode.RETAKE: ModeRules(
+        fields=frozenset({"prompt", "video", "start_time", "duration", "retake_mode"}),
+        wire=(
+            ("video", "video_uri"),
+            ("start_time", "start_time"),
+            ("duration", "duration"),
+            ("prompt", "prompt"),
+            ("retake_mode", "mode"),
+        ),
+        defaults={"start_time": 0.0},
+        required={
+            "video": ("a video input", "retake edits an existing video"),
+            "duration": (
+                f"at least {RETAKE_MIN_SECTION:g} s",
+                "the length of the section to regenerate is required",
+            ),
+        },
+        ranges={"start_time": NumberRange(0.0, None, unit="s")},
+        input_video=VideoLimits(max_seconds=RETAKE_MAX_SECONDS, max_sides=MAX_VIDEO_SIDES),
+        section_inside_input=True,
+        billed="section",
+    ),
 }
+
+SPEC = ProviderSpec(
+    name="gmi",
+    display_name="GMI Cloud",
+    key_env="GMI_API_KEY",
+    base_url_env="LTX2_GMI_BASE_URL",
+    default_base_url="https://console.gmicloud.ai/api/v1/ie/requestqueue/apikey",
+    # "upload" is the unofficial /upload-url flow; "data-uri" acceptance is unknown.
+    hosting_methods=("upload", "data-uri", "url"),
+    default_hosting="upload",
+    models=MODELS,
+    modes=MODES,
+    media_limits=MEDIA_LIMITS,
+    status=c.StatusShape(
+        status_paths=("status", "data.status"),
+        table=STATUS_TABLE,
+        url_paths=VIDEO_URL_PATHS,
+        failure_paths=FAILURE_REASON_PATHS,
+        progress_paths=("progress", "outcome.progress"),
+        noun="request",
+    ),
+    submit_id_paths=("request_id", "id", "data.request_id", "data.id"),
+    choices={"camera_motion": CAMERA_MOTIONS, "retake_mode": RETAKE_MODES},
+    # retired LTX-2 list prices, USD per second at 1080p / 1440p / 2160p
+    prices=Prices(
+        by_tier={
+            "ltx-2-pro": {"1080p": 0.06, "1440p": 0.12, "2160p": 0.24},
+            "ltx-2-fast": {"1080p": 0.04, "1440p": 0.08, "2160p": 0.16},
+        },
+        note=PRICE_NOTE,
+    ),
+    poll_interval=3.0,
+    can_cancel=False,  # "cancelled" exists as a status, but no cancel call is documented
+    image_formats="JPEG, PNG or WebP",
+)
 
 
 class GmiProvider(Provider):
@@ -163,171 +232,17 @@ class GmiProvider(Provider):
     Hosting: "upload" uses ``POST /upload-url`` then a PUT to the signed URL. That flow is
     **unofficial** (seen in third-party code, not in GMI's documentation) and may change; "url"
     passes through media the user already hosts. Whether GMI accepts data URIs is unknown.
+    A submit may answer with the request already finished: its id is read like any other, and the
+    first status call (made at once) collects it.
     """
 
-    name = "gmi"
-    display_name = "GMI Cloud"
-    key_env = "GMI_API_KEY"
-    base_url_env = "LTX2_GMI_BASE_URL"
-    default_base_url = "https://console.gmicloud.ai/api/v1/ie/requestqueue/apikey"
-    # "upload" is the unofficial /upload-url flow; "data-uri" acceptance is unknown.
-    hosting_methods = ("upload", "data-uri", "url")
-    default_hosting = "upload"
-    poll_interval = 3.0
-    can_cancel = False  # "cancelled" exists as a status, but no cancel call is documented
-    # Choices the nodes show for the fields that take a fixed set of words.
-    camera_motions = CAMERA_MOTIONS
-    retake_modes = RETAKE_MODES
+    SPEC = SPEC
 
-    # --- capabilities ----------------------------------------------------------------------------
-    def models(self, mode: Mode | None = None) -> list[ModelSpec]:
-        return [m for m in MODELS if mode is None or m.mode == mode]
-
-    def media_limits(self, kind: MediaKind) -> MediaLimits:
-        return MEDIA_LIMITS[kind]
-
-    # --- validation --------------------------------------------------------------------------------
-    def validate(self, req: GenerationRequest) -> ModelSpec:
-        spec = self.resolve_model(req)
-        c.check_request_fields_and_media(self, req, MODE_FIELDS[req.mode])
-        if req.mode in (Mode.TEXT_TO_VIDEO, Mode.IMAGE_TO_VIDEO):
-            self._validate_generation(req, spec)
-        elif req.mode == Mode.AUDIO_TO_VIDEO:
-            self._validate_a2v(req, spec)
-        else:
-            self._validate_retake(req, spec)
-        return spec
-
-    def _validate_generation(self, req: GenerationRequest, spec: ModelSpec) -> None:
-        c.check_clip_settings(
-            req,
-            spec,
-            provider=self.name,
-            camera_motions=CAMERA_MOTIONS,
-            long_from=LONG_MIN,
-            image_formats="JPEG, PNG or WebP",
-            duration_reason=f"not offered by {spec.wire_id}",
-            long_reason="12 to 20 s are only offered at 1920x1080 and 25 fps",
-        )
-
-    def _validate_a2v(self, req: GenerationRequest, spec: ModelSpec) -> None:
-        p = self.name
-        audio = c.required(
-            "audio",
-            req.audio,
-            provider=p,
-            allowed="an audio input (WAV, MP3, MP4 or OGG)",
-            reason="audio-to-video needs the audio track",
-        )
-        c.check_media_duration("audio", audio, *A2V_AUDIO_SECONDS, provider=p)
-        c.check_prompt(
-            req.prompt,
-            provider=p,
-            required_=req.image is None,
-            reason="a prompt is required when no image is given",
-        )
-        if req.resolution is not None:
-            c.one_of(
-                "resolution",
-                req.resolution,
-                spec.resolutions,
-                provider=p,
-                reason="audio-to-video renders at 1920x1080 only",
-            )
-        if req.fps is not None:
-            c.one_of("fps", req.fps, spec.fps, provider=p, reason="audio-to-video renders at 25 fps")
-        if req.guidance_scale is not None:
-            c.in_range("guidance_scale", req.guidance_scale, 0.0, None, provider=p)
-
-    def _validate_retake(self, req: GenerationRequest, spec: ModelSpec) -> None:
-        p = self.name
-        video = c.required(
-            "video", req.video, provider=p, allowed="a video input", reason="retake edits an existing video"
-        )
-        c.check_media_dimensions("video", video, *MAX_VIDEO_SIDES, provider=p)
-        total = c.check_media_duration("video", video, None, RETAKE_MAX_SECONDS, provider=p)
-        start = req.start_time if req.start_time is not None else 0.0
-        c.in_range("start_time", start, 0.0, None, provider=p, unit="s")
-        c.required(
-            "duration",
-            req.duration,
-            provider=p,
-            allowed=f"at least {RETAKE_MIN_SECTION:g} s",
-            reason="the length of the section to regenerate is required",
-        )
-        c.in_range("duration", req.duration, RETAKE_MIN_SECTION, RETAKE_MAX_SECONDS, provider=p, unit="s")
-        if total is not None and start + req.duration > total + c.frame_slack(video):
-            raise InvalidInputError(
-                "duration",
-                req.duration,
-                f"at most {max(total - start, 0):.2f} s from start_time {start:g} s",
-                provider=p,
-                reason=f"the section must lie inside the {total:.2f} s video",
-            )
-        if req.retake_mode is not None:
-            c.one_of("retake_mode", req.retake_mode, RETAKE_MODES, provider=p)
-
-    # --- wire ---------------------------------------------------------------------------------------
-    def build_submit(
-        self, req: GenerationRequest, uris: Mapping[str, str], *, sync: bool = False
-    ) -> HttpCall:
-        spec = self.validate(req)
-        payload: dict[str, Any] = {}
-        prompt = (req.prompt or "").strip()
-        if req.mode in (Mode.TEXT_TO_VIDEO, Mode.IMAGE_TO_VIDEO):
-            payload["prompt"] = prompt
-            if req.mode == Mode.IMAGE_TO_VIDEO:
-                payload["image_uri"] = c.media_uri("image", req.image, uris, provider=self.name)  # type: ignore[arg-type]
-            payload["duration"] = c.wire_number(
-                req.duration if req.duration is not None else spec.default_duration
-            )
-            payload["resolution"] = req.resolution or spec.default_resolution
-            payload["fps"] = req.fps if req.fps is not None else spec.default_fps
-            if req.generate_audio is not None:
-                payload["generate_audio"] = req.generate_audio
-            if req.camera_motion is not None:
-                payload["camera_motion"] = req.camera_motion
-        elif req.mode == Mode.AUDIO_TO_VIDEO:
-            payload["audio_uri"] = c.media_uri("audio", req.audio, uris, provider=self.name)  # type: ignore[arg-type]
-            if req.image is not None:
-                payload["image_uri"] = c.media_uri("image", req.image, uris, provider=self.name)
-            if prompt:
-                payload["prompt"] = prompt
-            if req.resolution is not None:
-                payload["resolution"] = req.resolution
-            if req.guidance_scale is not None:  # only what the user set: GMI picks 5, or 9 with an image
-                payload["guidance_scale"] = float(req.guidance_scale)
-        else:  # retake
-            payload["video_uri"] = c.media_uri("video", req.video, uris, provider=self.name)  # type: ignore[arg-type]
-            payload["start_time"] = c.wire_number(float(req.start_time or 0.0))
-            payload["duration"] = c.wire_number(float(req.duration))  # type: ignore[arg-type]
-            if prompt:
-                payload["prompt"] = prompt
-            if req.retake_mode is not None:
-                payload["mode"] = req.retake_mode
-        return HttpCall("POST", "/requests", json={"model": spec.wire_id, "payload": payload})
-
-    def parse_submit(self, req: GenerationRequest, body: Any) -> SubmittedJob:
-        return c.parse_job_id(
-            self, req, body, ("request_id", "id", "data.request_id", "data.id"), noun="request"
-        )
+    def submit_call(self, req: GenerationRequest, spec: ModelSpec, body: dict[str, Any]) -> HttpCall:
+        return HttpCall("POST", "/requests", json={"model": spec.wire_id, "payload": body})
 
     def build_status(self, job: SubmittedJob) -> HttpCall:
         return HttpCall("GET", f"/requests/{job.job_id}")
-
-    def parse_status(self, body: Any) -> JobStatus:
-        return c.parse_job_status(self, body, STATUS_SHAPE)
-
-    def parse_error(self, status_code: int, body: Any, headers: Mapping[str, str]) -> LTX2Error:
-        error_type = c.lookup(body, "error.type") or c.lookup(body, "type")
-        return c.error_from_http(
-            self.name,
-            status_code,
-            body,
-            headers,
-            display_name=self.display_name,
-            error_type=error_type if isinstance(error_type, str) else None,
-        )
 
     def build_upload(self, media: MediaInput) -> HttpCall:
         """Unofficial: ask for a signed upload slot for one file type."""
@@ -349,30 +264,4 @@ class GmiProvider(Provider):
             uri=public_url,
             headers=headers,
             expires_at=time.time() + UPLOAD_URL_LIFETIME - UPLOAD_MARGIN,
-        )
-
-    # --- money ----------------------------------------------------------------------------------------
-    def estimate_cost(self, req: GenerationRequest) -> CostEstimate | None:
-        try:
-            spec = self.resolve_model(req)
-        except LTX2Error:
-            return None
-        tier = "fast" if "fast" in spec.name else "pro"
-        if req.mode == Mode.AUDIO_TO_VIDEO:
-            seconds = req.audio.info.duration if req.audio is not None else None
-            res = "1080p"
-        elif req.mode == Mode.RETAKE:
-            seconds = req.duration
-            info = req.video.info if req.video is not None else None
-            res = c.resolution_tier(width=info.width if info else None, height=info.height if info else None)
-        else:
-            seconds = req.duration if req.duration is not None else spec.default_duration
-            res = c.resolution_tier(req.resolution or spec.default_resolution)
-        if seconds is None:
-            return None
-        rate = c.LTX_USD_PER_SECOND[tier][res]
-        return CostEstimate(
-            amount=round(rate * seconds, 4),
-            unit="USD",
-            detail=f"{rate:g} USD/s x {seconds:g} s at {res} ({spec.wire_id}); {PRICE_NOTE}",
         )

@@ -1,7 +1,8 @@
-"""Lightricks' LTX API: models, limits, payloads, status and errors.
+"""Lightricks' LTX API: its spec (models, limits, field mapping, status words, errors, prices) and
+what is its own: the URL policy for media it fetches, the upload flow and the endpoint paths.
 
-Asynchronous: ``POST /v2/{endpoint}`` then ``GET /v2/{endpoint}/{id}``; synchronous:
-``POST /v1/{endpoint}`` answers the MP4 itself. The endpoint is the mode ("text-to-video", ...).
+Every endpoint is a job: ``POST /v2/{endpoint}`` then ``GET /v2/{endpoint}/{id}``; the endpoint is
+the mode ("text-to-video", ..., "video-to-video-reframe"). ``/v1/upload`` hosts media.
 What the API does not document lives in the ``UNCERTAIN`` block below so it can be fixed in one edit.
 """
 
@@ -19,42 +20,39 @@ from ..errors import (
     ContentFilteredError,
     InvalidInputError,
     JobExpiredError,
-    LTX2Error,
     PaymentError,
     ProviderError,
     RateLimitError,
     RequestTooLargeError,
 )
-from ..types import (
-    CostEstimate,
-    GenerationRequest,
-    JobState,
-    JobStatus,
-    MediaInput,
-    MediaKind,
-    Mode,
-    SubmittedJob,
-)
+from ..types import GenerationRequest, JobState, MediaInput, MediaKind, Mode, SubmittedJob
 from . import common as c
-from .base import HttpCall, MediaLimits, ModelSpec, Provider, UploadTicket
+from .base import DurationRule, HttpCall, MediaLimits, ModelSpec, Provider, UploadTicket
+from .spec import ModeRules, NumberRange, Prices, ProviderSpec, VideoLimits
+from .vocab import CAMERA_MOTIONS, CUSTOM_PLACEMENT, EXTEND_MODES, FIELD_WORDS, RETAKE_MODES
 
 # ================================ UNCERTAIN: fix here when LTX documents it ===========================
-# Price tier of each model: the LTX-2.3 models are presumed priced like their LTX-2 tier.
-MODEL_TIER: dict[str, str] = {
-    "ltx-2-pro": "pro",
-    "ltx-2-fast": "fast",
-    "ltx-2-3-pro": "pro",
-    "ltx-2-3-fast": "fast",
-}
+# Sources disagree on LTX-2.5 Pro: 2-10 s at 720p/1080p (ComfyUI's LTX-2.5 nodes, Comfy Router's
+# matrix) or 6-10 s up to 4K (another page). LTX answers a combination it does not serve with a clear
+# 400 invalid_request_error before any job exists (nothing billed), so the union is offered:
+# 2-10 s at every size. Likewise LTX-2.5 Fast is offered 12-20 s at every size and frame rate (the
+# 1920x1080 / 25 fps rule is documented for LTX-2.3 only) and every model the 720p and portrait sizes.
+# Default frame rate: 24 on current pages, 25 on Comfy Router's; the pack always sends one, so 24.
+# Audio: AAC-LC, MP3 and OGG [3rd]; PCM (WAV) is not accepted, so it is refused here (the stricter
+# reading: no source says it is accepted). Sizes as for video.
+AUDIO_LIMITS = MediaLimits(
+    ("audio/mpeg", "audio/mp4", "audio/aac", "audio/ogg", "video/mp4"),
+    max_bytes_url=32_000_000,
+    max_bytes_data_uri=15_000_000,
+)
 # Longest retake section: the API states only "at least 2 s, inside the video"; 20 s is the model's
 # longest generation.
 RETAKE_MAX_SECTION = 20.0
-# Audio accepted by audio-to-video: formats and sizes are not documented.
-AUDIO_LIMITS = MediaLimits(
-    ("audio/wav", "audio/mpeg", "audio/mp4", "audio/ogg", "audio/aac", "audio/flac", "video/mp4")
-)
 # guidance_scale of audio-to-video: more than 0, at most this ([3rd]: Lightricks' own model page).
 GUIDANCE_MAX = 50.0
+# Reframe's price is not published: no estimate. Audio-to-video on LTX-2.5 is priced like the model's
+# text-to-video (per second of output at its resolution); only LTX-2.3 Pro's $0.10/s is published.
+# Audio-to-video sizes on LTX-2.5 are not published: the LTX-2.3 Pro ones (1920x1080, 1080x1920).
 # Where the output URL and a failure reason may sit ([doc]: result.video_url, error.message).
 VIDEO_URL_PATHS: tuple[str, ...] = ("result.video_url", "result.url", "video_url", "output.video_url")
 FAILURE_REASON_PATHS: tuple[str, ...] = ("error.message", "error", "result.error", "message", "detail")
@@ -75,132 +73,307 @@ STATUS_TABLE: dict[str, JobState] = {
     "canceled": JobState.CANCELLED,
 }
 
-# Where a status answer keeps each fact (with the tables above: one place to correct).
-STATUS_SHAPE = c.StatusShape(
-    status_paths=("status", "data.status"),
-    table=STATUS_TABLE,
-    url_paths=VIDEO_URL_PATHS,
-    failure_paths=FAILURE_REASON_PATHS,
-    progress_paths=("progress",),
-    noun="job",
-)
-
 # Documented error types -> typed errors.
-ERROR_TYPES: dict[str, type[LTX2Error]] = {
+ERROR_TYPES = {
     "invalid_request_error": ProviderError,
     "authentication_error": AuthError,
-    "permission_error": AuthError,
+    "permission_error": AuthError,  # 403: the key may not use this model or endpoint
     "insufficient_funds_error": PaymentError,
     "request_too_large": RequestTooLargeError,
     "request_too_large_error": RequestTooLargeError,
     "content_filtered_error": ContentFilteredError,
     "rate_limit_error": RateLimitError,
     "concurrency_limit_error": RateLimitError,
-    "not_found_error": JobExpiredError,
+    "not_found_error": JobExpiredError,  # 404
     "api_error": ProviderError,
     "internal_server_error": ProviderError,
     "service_unavailable_error": ProviderError,
     "service_unavailable": ProviderError,
-    "overloaded_error": ProviderError,
+    "overloaded_error": ProviderError,  # 529
     "timeout_error": ProviderError,
 }
-EXPIRED_NOTE = "LTX keeps jobs for 24 h after they end; the result can no longer be fetched."
 
-RESOLUTIONS = ("1920x1080", "2560x1440", "3840x2160")
-FPS_LTX2 = (25, 50)
-FPS_LTX23 = (24, 25, 48, 50)
-PRO_DURATIONS: tuple[float, ...] = (6, 8, 10)
-FAST_DURATIONS: tuple[float, ...] = tuple(range(6, 21, 2))
-LONG_MIN = 12  # longer than 10 s: Fast only, at 1920x1080 and 25 fps
-CAMERA_MOTIONS = (
-    "dolly_in",
-    "dolly_out",
-    "dolly_left",
-    "dolly_right",
-    "jib_up",
-    "jib_down",
-    "static",
-    "focus_shift",
+LANDSCAPE = ("1920x1080", "1280x720", "2560x1440", "3840x2160")
+PORTRAIT = ("1080x1920", "720x1280", "1440x2560", "2160x3840")
+SIZES = (*LANDSCAPE, *PORTRAIT)
+FPS = (24, 25, 48, 50)
+DEFAULT_FPS = 24
+LONG = (12.0, 14.0, 16.0, 18.0, 20.0)
+DURATIONS_23_PRO: tuple[float, ...] = (6, 8, 10)
+DURATIONS_23_FAST: tuple[float, ...] = (6, 8, 10, *LONG)
+DURATIONS_25_PRO: tuple[float, ...] = (2, 3, 4, 5, 6, 8, 10)
+DURATIONS_25_FAST: tuple[float, ...] = (*DURATIONS_25_PRO, *LONG)
+LONG_RULE_23 = DurationRule(
+    LONG, ("1920x1080",), (25,), reason="over 10 s is only offered at 1920x1080 and 25 fps on LTX-2.3"
 )
-RETAKE_MODES = ("replace_audio_and_video", "replace_audio", "replace_video")
-EXTEND_MODES = ("end", "start")
-PROMPT_MAX = 5000
+A2V_SIZES = ("1920x1080", "1080x1920")
 A2V_AUDIO_SECONDS = (2.0, 20.0)
+REFRAME_SIZES = (
+    "1080x1920",
+    "1920x1080",
+    "1080x1080",
+    "1080x1350",
+    "1350x1080",
+    "720x1280",
+    "1280x720",
+    "720x720",
+    "720x900",
+    "900x720",
+)
+REFRAME_MODEL = "ltx-reframe"  # the reframe endpoint takes no model field
+PROMPT_MAX = 5000
 MIN_INPUT_FRAMES = 73
 MAX_VIDEO_SIDES = (3840, 2160)
 EXTEND_SECONDS = (2.0, 20.0)
-EXTEND_CONTEXT_MIN = 1.0  # [doc] the API reference gives context 1-20 s
-EXTEND_CONTEXT_MAX = 20.0
+EXTEND_CONTEXT = (1.0, 20.0)  # [doc] the API reference gives context 1-20 s
 EXTEND_MAX_FRAMES = 505
 VIDEO_CODECS = ("h264", "hevc", "h265", "avc1", "hvc1", "hev1")
+MB = 1_000_000
 UPLOAD_URL_LIFETIME = 3600.0  # [doc] when the answer carries no expiry
 UPLOAD_MARGIN = 120.0
-
-MEDIA_LIMITS = {
-    MediaKind.IMAGE: MediaLimits(
-        ("image/png", "image/jpeg", "image/webp"), max_bytes_url=15_000_000, max_bytes_data_uri=7_000_000
-    ),
-    MediaKind.VIDEO: MediaLimits(
-        ("video/mp4", "video/quicktime", "video/x-matroska"),
-        max_bytes_url=32_000_000,
-        max_bytes_data_uri=15_000_000,
-    ),
-    MediaKind.AUDIO: AUDIO_LIMITS,
-}
+ENDPOINTS = {mode: mode.value for mode in Mode} | {Mode.REFRAME: "video-to-video-reframe"}
+# LTX-2 was removed on 2026-08-15 [doc]; a saved workflow or flag naming it is refused before any request.
+REMOVED_MODELS = {"ltx-2-pro": "ltx-2-3-pro", "ltx-2-fast": "ltx-2-3-fast"}
 
 
-def _gen(name: str, mode: Mode) -> ModelSpec:
-    fast = MODEL_TIER[name] == "fast"
+def _clip(name: str, mode: Mode, durations: tuple[float, ...], **kw: Any) -> ModelSpec:
     return ModelSpec(
         name=name,
         wire_id=name,
         mode=mode,
-        durations=FAST_DURATIONS if fast else PRO_DURATIONS,
-        resolutions=RESOLUTIONS,
-        fps=FPS_LTX23 if name.startswith("ltx-2-3") else FPS_LTX2,
+        durations=durations,
+        resolutions=SIZES,
+        fps=FPS,
         default_duration=6,
         default_resolution="1920x1080",
-        default_fps=25,
+        default_fps=DEFAULT_FPS,
+        last_frame=mode is Mode.IMAGE_TO_VIDEO,
+        **kw,
     )
 
 
-_GEN_MODELS = ("ltx-2-pro", "ltx-2-fast", "ltx-2-3-pro", "ltx-2-3-fast")
-_PRO_MODELS = ("ltx-2-pro", "ltx-2-3-pro")  # audio-to-video, retake and extend are Pro only [3rd]
+def _clips(mode: Mode) -> tuple[ModelSpec, ...]:
+    return (
+        _clip("ltx-2-3-pro", mode, DURATIONS_23_PRO),  # the default: LTX-2 Pro's replacement
+        _clip("ltx-2-3-fast", mode, DURATIONS_23_FAST, duration_rules=(LONG_RULE_23,)),
+        _clip("ltx-2-5-pro", mode, DURATIONS_25_PRO, auto_duration=True),
+        _clip("ltx-2-5-fast", mode, DURATIONS_25_FAST, auto_duration=True),
+    )
+
+
+def _a2v(name: str) -> ModelSpec:
+    return ModelSpec(
+        name=name, wire_id=name, mode=Mode.AUDIO_TO_VIDEO, resolutions=A2V_SIZES, fps=FPS, last_frame=True
+    )
+
 
 # First spec per mode = the default.
 MODELS: tuple[ModelSpec, ...] = (
-    *(_gen(n, Mode.TEXT_TO_VIDEO) for n in _GEN_MODELS),
-    *(_gen(n, Mode.IMAGE_TO_VIDEO) for n in _GEN_MODELS),
-    *(
-        ModelSpec(
-            name=n,
-            wire_id=n,
-            mode=Mode.AUDIO_TO_VIDEO,
-            resolutions=("1920x1080",),
-            fps=(25,),
-            default_resolution="1920x1080",
-            default_fps=25,
-        )
-        for n in _PRO_MODELS
+    *_clips(Mode.TEXT_TO_VIDEO),
+    *_clips(Mode.IMAGE_TO_VIDEO),
+    *(_a2v(n) for n in ("ltx-2-3-pro", "ltx-2-5-fast", "ltx-2-5-pro")),
+    ModelSpec(
+        name="ltx-2-3-pro", wire_id="ltx-2-3-pro", mode=Mode.RETAKE, duration_range=(2.0, RETAKE_MAX_SECTION)
     ),
-    *(
-        ModelSpec(name=n, wire_id=n, mode=Mode.RETAKE, duration_range=(2.0, RETAKE_MAX_SECTION))
-        for n in _PRO_MODELS
+    ModelSpec(
+        name="ltx-2-3-pro",
+        wire_id="ltx-2-3-pro",
+        mode=Mode.EXTEND,
+        duration_range=EXTEND_SECONDS,
+        default_duration=6,
     ),
-    *(
-        ModelSpec(name=n, wire_id=n, mode=Mode.EXTEND, duration_range=EXTEND_SECONDS, default_duration=6)
-        for n in _PRO_MODELS
+    ModelSpec(
+        name=REFRAME_MODEL,
+        wire_id="",
+        mode=Mode.REFRAME,
+        resolutions=REFRAME_SIZES,
+        default_resolution="1080x1920",
     ),
 )
 
-_GEN_FIELDS = {"prompt", "duration", "resolution", "fps", "camera_motion", "generate_audio"}
-MODE_FIELDS: dict[Mode, set[str]] = {
-    Mode.TEXT_TO_VIDEO: _GEN_FIELDS,
-    Mode.IMAGE_TO_VIDEO: _GEN_FIELDS | {"image"},
-    Mode.AUDIO_TO_VIDEO: {"prompt", "audio", "image", "guidance_scale", "resolution", "fps"},
-    Mode.RETAKE: {"prompt", "video", "start_time", "duration", "retake_mode"},
-    Mode.EXTEND: {"prompt", "video", "duration", "extend_mode", "context"},
+_CLIP_WIRE = (
+    ("model", "model"),
+    ("prompt", "prompt"),
+    ("image", "image_uri"),
+    ("last_frame", "last_frame_uri"),
+    ("duration", "duration"),
+    ("resolution", "resolution"),
+    ("fps", "fps"),
+    ("camera_motion", "camera_motion"),
+    ("generate_audio", "generate_audio"),
+)
+_CLIP_FIELDS = frozenset({"prompt", "duration", "resolution", "fps", "camera_motion", "generate_audio"})
+_SHOT = frozenset({"duration", "resolution", "fps"})
+_EDIT_VIDEO = VideoLimits(min_frames=MIN_INPUT_FRAMES, max_sides=MAX_VIDEO_SIDES, codecs=VIDEO_CODECS)
+_NEEDS_VIDEO = ("a video input", "")
+
+MODES: dict[Mode, ModeRules] = {
+    Mode.TEXT_TO_VIDEO: ModeRules(
+        fields=_CLIP_FIELDS, wire=_CLIP_WIRE, sent_with_default=_SHOT, prompt="required"
+    ),
+    Mode.IMAGE_TO_VIDEO: ModeRules(
+        fields=_CLIP_FIELDS | {"image", "last_frame"},
+        wire=_CLIP_WIRE,
+        sent_with_default=_SHOT,
+        prompt="required",
+        required={"image": ("an image (PNG, JPEG or WebP)", "image-to-video needs a first-frame image")},
+    ),
+    Mode.AUDIO_TO_VIDEO: ModeRules(
+        fields=frozenset(
+            {"prompt", "audio", "image", "last_frame", "guidance_scale", "resolution", "fps", "camera_motion"}
+        ),
+        wire=(
+            ("model", "model"),
+            ("prompt", "prompt"),
+            ("audio", "audio_uri"),
+            ("image", "image_uri"),
+            ("last_frame", "last_frame_uri"),
+            ("resolution", "resolution"),
+            ("fps", "fps"),
+            ("camera_motion", "camera_motion"),
+            ("guidance_scale", "guidance_scale"),
+        ),
+        prompt="unless_image",
+        prompt_reason="give an image, a prompt, or both",
+        required={"audio": ("an audio input (AAC, MP3 or OGG)", "audio-to-video needs the audio track")},
+        media_seconds={"audio": A2V_AUDIO_SECONDS},
+        ranges={
+            "guidance_scale": NumberRange(
+                0.0,
+                GUIDANCE_MAX,
+                lo_open=True,
+                reason="leave it unset for the default (5, or 9 with an image)",
+            )
+        },
+        resolution_reason="audio-to-video renders at 1920x1080 or 1080x1920",
+        billed="audio",
+    ),
+    Mode.RETAKE: ModeRules(
+        fields=frozenset({"prompt", "video", "start_time", "duration", "retake_mode"}),
+        wire=(
+            ("model", "model"),
+            ("prompt", "prompt"),
+            ("video", "video_uri"),
+            ("start_time", "start_time"),
+            ("duration", "duration"),
+            ("retake_mode", "mode"),
+        ),
+        defaults={"start_time": 0.0},
+        required={
+            "video": ("a video input", "retake edits an existing video"),
+            "duration": ("at least 2 s", "the length of the section to regenerate is required"),
+        },
+        ranges={"start_time": NumberRange(0.0, None, unit="s")},
+        input_video=_EDIT_VIDEO,
+        section_inside_input=True,
+        billed="input",  # retake bills the whole input video
+    ),
+    Mode.EXTEND: ModeRules(
+        fields=frozenset({"prompt", "video", "duration", "extend_mode", "context"}),
+        wire=(
+            ("model", "model"),
+            ("prompt", "prompt"),
+            ("video", "video_uri"),
+            ("duration", "duration"),
+            ("extend_mode", "mode"),
+            ("context", "context"),
+        ),
+        required={
+            "video": ("a video input", "extend continues an existing video"),
+            "duration": ("2 to 20 s", "the number of seconds to add is required"),
+        },
+        ranges={
+            "duration": NumberRange(*EXTEND_SECONDS, unit="s"),
+            "context": NumberRange(*EXTEND_CONTEXT, unit="s"),
+        },
+        input_video=VideoLimits(
+            min_frames=MIN_INPUT_FRAMES, max_sides=MAX_VIDEO_SIDES, codecs=VIDEO_CODECS, max_bytes=100 * MB
+        ),
+        context_frames_max=EXTEND_MAX_FRAMES,
+        billed="duration+context",  # extension plus context
+    ),
+    Mode.REFRAME: ModeRules(
+        fields=frozenset(
+            {
+                "video",
+                "resolution",
+                "placement",
+                "placement_x",
+                "placement_y",
+                "placement_width",
+                "placement_height",
+            }
+        ),
+        wire=(("video", "video_uri"), ("resolution", "resolution"), ("placement", "placement")),
+        sent_with_default=frozenset({"resolution"}),
+        required={
+            "video": (
+                "a video input (at most 60 s, 1800 frames, 200 MB)",
+                "reframe changes an existing video",
+            )
+        },
+        ranges={
+            "placement_x": NumberRange(0.0, 0.99),
+            "placement_y": NumberRange(0.0, 0.99),
+            "placement_width": NumberRange(0.0, 1.0, lo_open=True),
+            "placement_height": NumberRange(0.0, 1.0, lo_open=True),
+        },
+        input_video=VideoLimits(
+            max_seconds=60.0, max_frames=1800, side_range=(64, 4096), max_bytes=200 * MB, codecs=VIDEO_CODECS
+        ),
+        resolution_reason="reframe renders one of its ten target sizes",
+        billed="input",
+    ),
 }
+
+_BY_TIER = {
+    "ltx-2-5-fast": {"720p": 0.09, "1080p": 0.13, "1440p": 0.19, "2160p": 0.30},
+    "ltx-2-5-pro": {"720p": 0.12, "1080p": 0.17, "1440p": 0.25, "2160p": 0.39},
+    "ltx-2-3-fast": {"720p": 0.03, "1080p": 0.06, "1440p": 0.12, "2160p": 0.24},
+    "ltx-2-3-pro": {"720p": 0.04, "1080p": 0.08, "1440p": 0.16, "2160p": 0.32},
+}
+PRICES = Prices(
+    by_tier=_BY_TIER,
+    flat={("ltx-2-3-pro", m): 0.10 for m in (Mode.AUDIO_TO_VIDEO, Mode.RETAKE, Mode.EXTEND)},
+)
+
+SPEC = ProviderSpec(
+    name="ltx",
+    display_name="LTX (Lightricks)",
+    key_env="LTX_API_KEY",
+    base_url_env="LTX2_LTX_BASE_URL",
+    default_base_url="https://api.ltx.video",
+    hosting_methods=("upload", "data-uri", "url"),
+    default_hosting="upload",
+    models=MODELS,
+    modes=MODES,
+    media_limits={
+        MediaKind.IMAGE: MediaLimits(("image/png", "image/jpeg", "image/webp"), 15 * MB, 7 * MB),
+        MediaKind.VIDEO: MediaLimits(("video/mp4", "video/quicktime", "video/x-matroska"), 32 * MB, 15 * MB),
+        MediaKind.AUDIO: AUDIO_LIMITS,
+    },
+    status=c.StatusShape(
+        status_paths=("status", "data.status"),
+        table=STATUS_TABLE,
+        url_paths=VIDEO_URL_PATHS,
+        failure_paths=FAILURE_REASON_PATHS,
+        progress_paths=("progress",),
+        noun="job",
+    ),
+    submit_id_paths=("id", "job_id", "request_id", "data.id"),
+    choices={
+        "camera_motion": CAMERA_MOTIONS,
+        "retake_mode": RETAKE_MODES,
+        "extend_mode": EXTEND_MODES,
+        "placement": FIELD_WORDS["placement"],
+    },
+    error_types=ERROR_TYPES,
+    expired_note="LTX keeps jobs for 24 h after they end; the result can no longer be fetched.",
+    prices=PRICES,
+    removed_models=REMOVED_MODELS,
+    prompt_max=PROMPT_MAX,
+    poll_interval=5.0,
+)
 
 
 def parse_expiry(value: Any, *, now: float | None = None) -> float | None:
@@ -265,270 +438,21 @@ class LtxProvider(Provider):
     """The LTX API by Lightricks. Hosting: the official ``/v1/upload`` flow, data URIs (smaller
     limits) or URLs the user already hosts (https, no IP addresses, no redirects)."""
 
-    name = "ltx"
-    display_name = "LTX (Lightricks)"
-    key_env = "LTX_API_KEY"
-    base_url_env = "LTX2_LTX_BASE_URL"
-    default_base_url = "https://api.ltx.video"
-    hosting_methods = ("upload", "data-uri", "url")
-    default_hosting = "upload"
-    poll_interval = 5.0
-    can_cancel = False
-    supports_sync = True  # the v1 endpoints answer with the MP4 body
-    # Choices the nodes show for the fields that take a fixed set of words.
-    camera_motions = CAMERA_MOTIONS
-    retake_modes = RETAKE_MODES
-    extend_modes = EXTEND_MODES
+    SPEC = SPEC
 
-    # --- capabilities ----------------------------------------------------------------------------
-    def models(self, mode: Mode | None = None) -> list[ModelSpec]:
-        return [m for m in MODELS if mode is None or m.mode == mode]
-
-    def media_limits(self, kind: MediaKind) -> MediaLimits:
-        return MEDIA_LIMITS[kind]
-
-    # --- validation --------------------------------------------------------------------------------
-    def validate(self, req: GenerationRequest) -> ModelSpec:
-        spec = self.resolve_model(req)
-        p = self.name
-        c.check_request_fields_and_media(self, req, MODE_FIELDS[req.mode])
-        c.check_prompt(req.prompt, provider=p, max_chars=PROMPT_MAX)
+    def validate_own(self, req: GenerationRequest, spec: ModelSpec) -> None:
+        """The LTX API fetches media URLs itself; reframe's placement box must fit the frame."""
         for name, media in req.media().items():
             if media.url is not None:
-                check_media_url(name, media.url, provider=p)
-            if media.kind == MediaKind.VIDEO and media.info.video_codec:
-                c.one_of(
-                    name,
-                    media.info.video_codec.lower(),
-                    VIDEO_CODECS,
-                    provider=p,
-                    reason="the video must be H.264 or H.265",
-                )
-        if req.mode in (Mode.TEXT_TO_VIDEO, Mode.IMAGE_TO_VIDEO):
-            self._validate_generation(req, spec)
-        elif req.mode == Mode.AUDIO_TO_VIDEO:
-            self._validate_a2v(req, spec)
-        elif req.mode == Mode.RETAKE:
-            self._validate_retake(req)
-        else:
-            self._validate_extend(req)
-        return spec
+                check_media_url(name, media.url, provider=self.name)
+        if req.mode is Mode.REFRAME:
+            _check_placement(req)
 
-    def _validate_generation(self, req: GenerationRequest, spec: ModelSpec) -> None:
-        c.check_clip_settings(
-            req,
-            spec,
-            provider=self.name,
-            camera_motions=CAMERA_MOTIONS,
-            long_from=LONG_MIN,
-            image_formats="PNG, JPEG or WebP",
-            duration_reason=None
-            if MODEL_TIER[spec.name] == "fast"
-            else f"{spec.name} stops at 10 s (longer: Fast models)",
-            fps_reason=f"not offered by {spec.name}",
-            long_reason="over 10 s is only offered at 1920x1080 and 25 fps",
-        )
-
-    def _validate_a2v(self, req: GenerationRequest, spec: ModelSpec) -> None:
-        p = self.name
-        audio = c.required(
-            "audio",
-            req.audio,
-            provider=p,
-            allowed="an audio input",
-            reason="audio-to-video needs the audio track",
-        )
-        c.check_media_duration("audio", audio, *A2V_AUDIO_SECONDS, provider=p)
-        c.check_prompt(
-            req.prompt, provider=p, required_=req.image is None, reason="give an image, a prompt, or both"
-        )
-        if req.resolution is not None:
-            c.one_of(
-                "resolution",
-                req.resolution,
-                spec.resolutions,
-                provider=p,
-                reason="audio-to-video renders at 1920x1080",
-            )
-        if req.fps is not None:
-            c.one_of("fps", req.fps, spec.fps, provider=p, reason="audio-to-video renders at 25 fps")
-        if req.guidance_scale is not None:
-            c.in_range("guidance_scale", req.guidance_scale, 0.0, GUIDANCE_MAX, provider=p)
-            if req.guidance_scale <= 0:
-                raise InvalidInputError(
-                    "guidance_scale",
-                    req.guidance_scale,
-                    f"more than 0, at most {GUIDANCE_MAX:g}",
-                    provider=p,
-                    reason="leave it unset for the default (5, or 9 with an image)",
-                )
-
-    def _check_input_video(self, video: MediaInput) -> float | None:
-        """Size and length of the video to edit or extend; returns its duration when known."""
-        p = self.name
-        info = video.info
-        c.check_media_dimensions("video", video, *MAX_VIDEO_SIDES, provider=p)
-        frames = info.frame_count
-        if frames is None and info.duration is not None and info.fps:
-            frames = round(info.duration * info.fps)
-        if frames is not None and frames < MIN_INPUT_FRAMES:
-            raise InvalidInputError(
-                "video",
-                f"{frames} frames",
-                f"at least {MIN_INPUT_FRAMES} frames (about 3 s at 24 fps)",
-                provider=p,
-                reason="the video is too short",
-            )
-        return info.duration
-
-    def _validate_retake(self, req: GenerationRequest) -> None:
-        p = self.name
-        video = c.required(
-            "video", req.video, provider=p, allowed="a video input", reason="retake edits an existing video"
-        )
-        total = self._check_input_video(video)
-        start = req.start_time if req.start_time is not None else 0.0
-        c.in_range("start_time", start, 0.0, None, provider=p, unit="s")
-        c.required(
-            "duration",
-            req.duration,
-            provider=p,
-            allowed="at least 2 s",
-            reason="the length of the section to regenerate is required",
-        )
-        c.in_range("duration", req.duration, 2.0, RETAKE_MAX_SECTION, provider=p, unit="s")
-        if total is not None and start + req.duration > total + c.frame_slack(video):
-            raise InvalidInputError(
-                "duration",
-                req.duration,
-                f"at most {max(total - start, 0):.2f} s from start_time {start:g} s",
-                provider=p,
-                reason=f"the section must lie inside the {total:.2f} s video",
-            )
-        if req.retake_mode is not None:
-            c.one_of("retake_mode", req.retake_mode, RETAKE_MODES, provider=p)
-
-    def _validate_extend(self, req: GenerationRequest) -> None:
-        p = self.name
-        video = c.required(
-            "video",
-            req.video,
-            provider=p,
-            allowed="a video input",
-            reason="extend continues an existing video",
-        )
-        total = self._check_input_video(video)
-        c.required(
-            "duration",
-            req.duration,
-            provider=p,
-            allowed="2 to 20 s",
-            reason="the number of seconds to add is required",
-        )
-        c.in_range("duration", req.duration, *EXTEND_SECONDS, provider=p, unit="s")
-        if req.extend_mode is not None:
-            c.one_of("extend_mode", req.extend_mode, EXTEND_MODES, provider=p)
-        context = req.context
-        if context is not None:
-            hi = EXTEND_CONTEXT_MAX if total is None else min(EXTEND_CONTEXT_MAX, total)
-            c.in_range(
-                "context",
-                context,
-                EXTEND_CONTEXT_MIN,
-                hi,
-                provider=p,
-                unit="s",
-                reason=None if total is None else f"at most the {total:.2f} s input (and 20 s)",
-            )
-        fps = video.info.fps
-        if fps:
-            frames = (float(req.duration) + float(context or 0.0)) * fps  # type: ignore[arg-type]
-            if frames > EXTEND_MAX_FRAMES + 0.5:
-                field = "context" if context else "duration"
-                value = context if context else req.duration
-                limit = EXTEND_MAX_FRAMES / fps
-                raise InvalidInputError(
-                    field,
-                    value,
-                    f"context + duration at most {limit:.2f} s at {fps:g} fps",
-                    provider=p,
-                    reason=f"context + extension is {frames:.0f} frames, over "
-                    f"the {EXTEND_MAX_FRAMES}-frame limit",
-                )
-
-    # --- wire ---------------------------------------------------------------------------------------
-    def build_submit(
-        self, req: GenerationRequest, uris: Mapping[str, str], *, sync: bool = False
-    ) -> HttpCall:
-        spec = self.validate(req)
-        p = self.name
-        body: dict[str, Any] = {"model": spec.wire_id}
-        prompt = (req.prompt or "").strip()
-        if prompt:
-            body["prompt"] = prompt
-        if req.mode in (Mode.TEXT_TO_VIDEO, Mode.IMAGE_TO_VIDEO):
-            if req.mode == Mode.IMAGE_TO_VIDEO:
-                body["image_uri"] = c.media_uri("image", req.image, uris, provider=p)  # type: ignore[arg-type]
-            body["duration"] = c.wire_number(
-                req.duration if req.duration is not None else spec.default_duration
-            )
-            body["resolution"] = req.resolution or spec.default_resolution
-            body["fps"] = req.fps if req.fps is not None else spec.default_fps
-            if req.camera_motion is not None:
-                body["camera_motion"] = req.camera_motion
-            if req.generate_audio is not None:
-                body["generate_audio"] = req.generate_audio
-        elif req.mode == Mode.AUDIO_TO_VIDEO:
-            body["audio_uri"] = c.media_uri("audio", req.audio, uris, provider=p)  # type: ignore[arg-type]
-            if req.image is not None:
-                body["image_uri"] = c.media_uri("image", req.image, uris, provider=p)
-            if req.guidance_scale is not None:
-                body["guidance_scale"] = float(req.guidance_scale)
-        elif req.mode == Mode.RETAKE:
-            body["video_uri"] = c.media_uri("video", req.video, uris, provider=p)  # type: ignore[arg-type]
-            body["start_time"] = c.wire_number(float(req.start_time or 0.0))
-            body["duration"] = c.wire_number(float(req.duration))  # type: ignore[arg-type]
-            if req.retake_mode is not None:
-                body["mode"] = req.retake_mode
-        else:  # extend
-            body["video_uri"] = c.media_uri("video", req.video, uris, provider=p)  # type: ignore[arg-type]
-            body["duration"] = c.wire_number(float(req.duration))  # type: ignore[arg-type]
-            if req.extend_mode is not None:
-                body["mode"] = req.extend_mode
-            if req.context is not None:
-                body["context"] = c.wire_number(float(req.context))
-        if sync:
-            return HttpCall("POST", f"/v1/{req.mode.value}", json=body, response="binary")
-        return HttpCall("POST", f"/v2/{req.mode.value}", json=body)
-
-    def parse_submit(self, req: GenerationRequest, body: Any) -> SubmittedJob:
-        return c.parse_job_id(self, req, body, ("id", "job_id", "request_id", "data.id"))
+    def submit_call(self, req: GenerationRequest, spec: ModelSpec, body: dict[str, Any]) -> HttpCall:
+        return HttpCall("POST", f"/v2/{ENDPOINTS[req.mode]}", json=body)
 
     def build_status(self, job: SubmittedJob) -> HttpCall:
-        return HttpCall("GET", f"/v2/{job.mode.value}/{job.job_id}")
-
-    def parse_status(self, body: Any) -> JobStatus:
-        return c.parse_job_status(self, body, STATUS_SHAPE)
-
-    def parse_error(self, status_code: int, body: Any, headers: Mapping[str, str]) -> LTX2Error:
-        error_type = c.lookup(body, "error.type")
-        if not isinstance(error_type, str):
-            top = c.lookup(body, "type")
-            error_type = top if isinstance(top, str) and top != "error" else None
-        cls = ERROR_TYPES.get(c.status_word(error_type)) if error_type else None
-        if cls is None and status_code == 404:
-            cls = ProviderError
-        note = EXPIRED_NOTE if cls is JobExpiredError else None
-        return c.error_from_http(
-            self.name,
-            status_code,
-            body,
-            headers,
-            display_name=self.display_name,
-            error_type=error_type,
-            cls=cls,
-            note=note,
-        )
+        return HttpCall("GET", f"/v2/{ENDPOINTS[job.mode]}/{job.job_id}")
 
     def build_upload(self, media: MediaInput) -> HttpCall:
         filename = media.filename or f"input.{media.extension()}"
@@ -559,33 +483,31 @@ class LtxProvider(Provider):
             upload_url=upload_url, uri=storage_uri, headers=headers, expires_at=expires - UPLOAD_MARGIN
         )
 
-    # --- money ----------------------------------------------------------------------------------------
-    def estimate_cost(self, req: GenerationRequest) -> CostEstimate | None:
-        try:
-            spec = self.resolve_model(req)
-        except LTX2Error:
-            return None
-        tier = MODEL_TIER.get(spec.name, "pro")
-        what = "s of output"
-        if req.mode == Mode.AUDIO_TO_VIDEO:
-            seconds, res = (req.audio.info.duration if req.audio is not None else None), "1080p"
-            what = "s of audio"
-        elif req.mode == Mode.RETAKE:
-            seconds, res = req.duration, "1080p"  # retake renders at 1080p
-            what = "s of section"
-        elif req.mode == Mode.EXTEND:
-            info = req.video.info if req.video is not None else None
-            seconds = req.duration
-            res = c.resolution_tier(width=info.width if info else None, height=info.height if info else None)
-            what = "s added"
-        else:
-            seconds = req.duration if req.duration is not None else spec.default_duration
-            res = c.resolution_tier(req.resolution or spec.default_resolution)
-        if seconds is None:
-            return None
-        rate = c.LTX_USD_PER_SECOND[tier][res]
-        return CostEstimate(
-            amount=round(rate * seconds, 4),
-            unit="USD",
-            detail=f"{rate:g} USD/s x {seconds:g} {what} at {res} ({spec.name})",
+
+_BOX = ("placement_x", "placement_y", "placement_width", "placement_height")
+
+
+def _check_placement(req: GenerationRequest) -> None:
+    """Reframe: an anchor alone, or "custom" with a box of fractions that stays inside the frame."""
+    p = "ltx"
+    box = {name: getattr(req, name) for name in _BOX}
+    if req.placement != CUSTOM_PLACEMENT:
+        c.refuse_if_set(req, _BOX, provider=p, context="the box is only used with placement 'custom'")
+        return
+    if box["placement_width"] is None and box["placement_height"] is None:
+        raise InvalidInputError(
+            "placement_width",
+            None,
+            "a width or a height (a fraction of the output, more than 0, at most 1)",
+            provider=p,
+            reason="a custom placement needs the size of the video in the frame",
         )
+    for start, size in (("placement_x", "placement_width"), ("placement_y", "placement_height")):
+        if box[size] is not None and (box[start] or 0.0) + box[size] > 1.0 + 1e-9:
+            raise InvalidInputError(
+                size,
+                box[size],
+                f"at most {1.0 - (box[start] or 0.0):.2f} from {start} {box[start] or 0.0:g}",
+                provider=p,
+                reason="the video must stay inside the frame",
+            )

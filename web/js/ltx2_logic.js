@@ -8,6 +8,7 @@ export const MODE_BY_NODE = {
   LTX2Retake: "retake",
   LTX2Extend: "extend",
   LTX2Control: "control",
+  LTX2Reframe: "reframe",
 };
 
 // Widgets whose value list depends on the chosen provider (and model).
