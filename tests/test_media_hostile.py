@@ -261,6 +261,7 @@ _MEDIA_FLAGS = {
     Mode.RETAKE: {"video": "--video"},
     Mode.EXTEND: {"video": "--video"},
     Mode.CONTROL: {"video": "--video"},
+    Mode.REFRAME: {"video": "--video"},
 }
 _BROKEN_FOR = {
     "image": ["truncated.png", "noise.bin", "zero.png"],
