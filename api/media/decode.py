@@ -389,13 +389,18 @@ def decode_audio(path: str | Path, *, mono: bool = False) -> DecodedAudio | None
                 raise MediaError(
                     f"Could not decode the audio: {getattr(exc, 'strerror', None) or exc}."
                 ) from exc
+        # Read while the container is open: a stream's fields are freed with it.
+        channels = channels or stream.channels or 1
+        seconds = None
+        if stream.duration is not None and stream.time_base is not None:
+            seconds = float(stream.duration * stream.time_base)
     if not chunks:
-        waveform = np.zeros((channels or stream.channels or 1, 0), dtype=np.float32)
+        waveform = np.zeros((channels, 0), dtype=np.float32)
     else:
         waveform = np.concatenate(chunks, axis=1).astype(np.float32, copy=False)
     # AAC pads its last frame; the stream's duration says where the real audio ends.
-    if stream.duration is not None and stream.time_base is not None and sample_rate:
-        expected = round(float(stream.duration * stream.time_base) * sample_rate)
+    if seconds is not None and sample_rate:
+        expected = round(seconds * sample_rate)
         if 0 < expected < waveform.shape[1] <= expected + 2048:
             waveform = waveform[:, :expected]
     if mono and waveform.shape[0] > 1:
