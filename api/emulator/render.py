@@ -223,7 +223,17 @@ def _load_image(data: bytes, width: int, height: int) -> np.ndarray:
     """Input image, cover-resized (aspect kept, centre crop) to width x height, uint8 RGB."""
     from PIL import Image
 
-    with Image.open(BytesIO(data)) as img:
+    from ..media.probe import MAX_IMAGE_PIXELS
+
+    try:
+        opened = Image.open(BytesIO(data))
+    except Image.DecompressionBombError as exc:
+        raise ValueError(f"the input image is a decompression bomb: {exc}") from exc
+    with opened as img:
+        if img.width * img.height > MAX_IMAGE_PIXELS:  # never expand a decompression bomb
+            raise ValueError(
+                f"the input image has {img.width}x{img.height} pixels; at most {MAX_IMAGE_PIXELS:,}"
+            )
         img = img.convert("RGB")
         iw, ih = img.size
         scale = max(width / iw, height / ih)
