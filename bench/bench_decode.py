@@ -9,7 +9,8 @@ hits all alike, and keeps each method's best time:
   pack-frames   the frames alone (``decode_frames_tensor``), to set against plain PyAV
   comfyui-copy  a copy of ComfyUI's ``VideoFromFile.get_components()`` approach: a float tensor per
                 frame in a list, then ``torch.stack``, then the audio
-  comfyui       ComfyUI's own ``VideoFromFile(path).get_components()`` (only with ``COMFYUI_DIR``)
+  comfyui       ComfyUI's own ``VideoFromFile(path).get_components()`` (only with ``COMFYUI_DIR``, a
+                ComfyUI checkout whose requirements are importable: safetensors, einops, tqdm, ...)
   pyav-rgb24    plain PyAV: threaded decode + ``frame.to_ndarray(format="rgb24")`` per frame, the
                 frames dropped (the floor for any decoder that hands out RGB)
   pyav+fresh    the same loop while a second thread merely touches a fresh array of the output's
