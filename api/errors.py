@@ -17,6 +17,8 @@ class LTX2Error(Exception):
     #: have reached the provider without an answer, so it must never be resent.
     billed: bool = False
     uncertain: bool = False
+    #: The journal id to give 'ltx2 jobs resume' when the job stays resumable (named by the CLI).
+    resume_id: str | None = None
 
     def __init__(
         self,
@@ -44,6 +46,15 @@ class LTX2Error(Exception):
         if uncertain is not None:
             self.uncertain = uncertain
 
+    def for_job(self, journal_id: str | None, *, billed: bool | None = None) -> LTX2Error:
+        """Name the journal record this error belongs to (kept when already named) and, when the
+        caller knows it, whether the provider accepted the job. Returns the error itself."""
+        if self.journal_id is None:
+            self.journal_id = journal_id
+        if billed is not None:
+            self.billed = billed
+        return self
+
     def __str__(self) -> str:
         text = self.message
         if self.hint and self.hint not in text:
@@ -57,6 +68,12 @@ class ConfigError(LTX2Error):
 
 class MissingKeyError(ConfigError):
     pass
+
+
+class BudgetExceededError(LTX2Error):
+    """A submit was refused by the user's budget before anything was sent: nothing was billed."""
+
+    hint = "Raise the cap with 'ltx2 config set-budget' (or in the LTX-2 sidebar), or wait for the next day or month."
 
 
 class InvalidInputError(LTX2Error):
@@ -168,6 +185,34 @@ Interrupted = InterruptedError_
 
 class DownloadError(LTX2Error):
     """The result could not be downloaded (truncated, too large, expired URL)."""
+
+
+class ResultNotVideoError(DownloadError):
+    """The provider's output URL answered something that is not the video (a web page, JSON, a cut-off
+    or audio-only file). The job finished and is billed: it stays resumable."""
+
+    billed = True
+
+
+class StorageError(LTX2Error):
+    """A file the pack keeps (the job journal, the result video) cannot be read or written.
+    ``path`` names the file."""
+
+    def __init__(self, message: str, *, path: str | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.path = path
+
+
+class JournalError(StorageError):
+    """The job journal is locked, corrupt, not a database, read-only or on a full disk."""
+
+
+class UnfinishedSubmitError(LTX2Error):
+    """An earlier run of the same request stopped (its process died) while its submit may have been
+    accepted. It is never sent again without the user asking for a new take."""
+
+    billed = True
+    uncertain = True
 
 
 class MediaError(LTX2Error):

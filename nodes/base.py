@@ -105,6 +105,7 @@ def run_settings(
         hosting=settings.hosting,
         poll_timeout=float(settings.poll_timeout),
         use_cache=settings.use_cache and not fresh_take,
+        new_take=fresh_take,
         poll_interval=settings.effective_poll_interval(),
         cancel_check=processing_interrupted,
         on_progress=on_progress,
@@ -245,7 +246,13 @@ class LTX2GenerationNode:
         optional.update(decode_inputs())
         optional["force_rerun"] = (
             "BOOLEAN",
-            {"default": False, "tooltip": ("Run (and pay) again even when every input is unchanged.")},
+            {
+                "default": False,
+                "tooltip": (
+                    "Run (and pay) again even when every input is unchanged, also over an earlier run "
+                    "that stopped while its submit may have been accepted."
+                ),
+            },
         )
         for name in cls.APPENDED_WIDGETS:
             optional[name] = widgets.mode_widget(name, mode)

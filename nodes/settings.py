@@ -9,10 +9,11 @@ import re
 from dataclasses import dataclass
 
 from ..api.errors import InvalidInputError
+from ..api.hosting import HOSTING_METHODS
 
 SETTINGS_TYPE = "LTX2_SETTINGS"
 POLL_INTERVAL_ENV = "LTX2_POLL_INTERVAL"
-HOSTING_CHOICES = ("auto", "upload", "data-uri", "url")
+HOSTING_CHOICES = HOSTING_METHODS
 MAX_PROFILE_LENGTH = 40
 _KEY_PREFIXES = ("aio_", "sk-", "bearer", "gmi_", "ltx_")
 _PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]*$")
@@ -130,8 +131,9 @@ class LTX2ProviderSettings:
                     {
                         "default": "auto",
                         "tooltip": (
-                            "How input media reach the provider: its upload endpoint, an inline data URI, or the "
-                            "*_url inputs only; auto picks what the provider supports."
+                            "How input media reach the provider: its upload endpoint, an inline data URI, the "
+                            "*_url inputs only, or your S3-compatible bucket (s3: LTX2_S3_BUCKET, credentials "
+                            "from the AWS chain, never here); auto picks what the provider supports."
                         ),
                     },
                 ),

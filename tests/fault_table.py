@@ -32,6 +32,10 @@ class FaultCase:
     settings: dict[str, Any] = field(default_factory=dict)  # RunSettings overrides
     emulator: dict[str, Any] = field(default_factory=dict)  # EmulatorConfig overrides
     submits_text: str = ""  # README wording when ``submits`` is None
+    # The dedicated test that runs this case (in tests/), when the generic emulator run cannot (several
+    # processes, a hostile server of the test's own, a storage fault); empty = ``test_fault_case``.
+    covered_by: str = ""
+    resumed: bool = False  # the caller sees the error, then the video on ``ltx2 jobs resume``
 
     @property
     def submits_cell(self) -> str:
@@ -252,6 +256,72 @@ CASES: tuple[FaultCase, ...] = (
         (_kind("download", "expire", provider="*"),),
     ),
     FaultCase(
+        "download-empty",
+        "gmi",
+        "Download answered 200 with an empty body",
+        "Never kept as the result: downloaded again; the video arrives",
+        1,
+        1,
+        None,
+        "downloaded",
+        (_kind("download", "empty"),),
+    ),
+    FaultCase(
+        "download-redirect-link-local",
+        "gmi",
+        "Output URL redirects to the link-local cloud metadata address",
+        "The hop is refused before any connection (the URL policy); `DownloadError`; the job stays resumable",
+        1,
+        1,
+        "DownloadError",
+        "succeeded",
+        (_kind("download", "redirect"),),
+    ),
+    FaultCase(
+        "poll-deep-json",
+        "gmi",
+        "Status answer nested 100,000 levels deep (twice)",
+        "Refused as too deep (no `RecursionError`) and polled again; the video arrives",
+        1,
+        1,
+        None,
+        "downloaded",
+        (_kind("status", "deep", 2),),
+    ),
+    FaultCase(
+        "poll-huge-json",
+        "gmi",
+        "Status answer of 300 MB without a length (twice)",
+        "Reading stops at 4 MiB (the rest is never read into memory) and it polls again; the video arrives",
+        1,
+        1,
+        None,
+        "downloaded",
+        (_kind("status", "huge", 2),),
+    ),
+    FaultCase(
+        "submit-deep-json",
+        "gmi",
+        "Submit answered 200 with JSON nested 100,000 levels deep",
+        "Never resent (the provider may have accepted it); `SubmitUncertainError`; recorded as uncertain",
+        1,
+        0,
+        "SubmitUncertainError",
+        "uncertain",
+        (_kind("submit", "deep"),),
+    ),
+    FaultCase(
+        "job-failed-escapes",
+        "gmi",
+        "Job fails with a reason full of terminal escape sequences",
+        "`JobFailedError` quoting the reason without the control sequences; recorded as failed",
+        1,
+        1,
+        "JobFailedError",
+        "failed",
+        (_kind("job", "fail", message="\x1b]0;owned\x07\x1b[2JContent policy violation\x1b[0m\r"),),
+    ),
+    FaultCase(
         "job-failed",
         "gmi",
         "Job fails with a reason",
@@ -309,6 +379,141 @@ CASES: tuple[FaultCase, ...] = (
     ),
 )
 
+NOT_A_VIDEO = (
+    "`ResultNotVideoError` saying what came back (type, size, first bytes); nothing is saved or cached, the "
+    "job stays resumable and `ltx2 jobs resume ID` collects the real video"
+)
+JOURNAL_UNUSABLE = "One line naming the journal file and saying that nothing was sent; no traceback"
+
+MONEY_CASES: tuple[FaultCase, ...] = (
+    FaultCase(
+        "claim-race",
+        "*",
+        "Two processes (two ComfyUIs, ComfyUI + `ltx2`) run the same fixed-seed request at once, the first "
+        "submit still in flight (each provider)",
+        "The request is claimed in the journal in one transaction; the second process waits for the claim "
+        "and collects the first one's video",
+        1,
+        1,
+        None,
+        "downloaded",
+        covered_by="test_two_processes_racing_the_same_request_pay_once_and_both_get_the_video",
+    ),
+    FaultCase(
+        "killed-mid-submit",
+        "gmi",
+        "Process killed (SIGKILL) after the submit was sent, before its answer (the job was accepted)",
+        "Never sent again silently: a rerun stops with the journal id, `ltx2 jobs show ID`, the dashboard and "
+        "`--new-take` (node: `force_rerun`); `ltx2 jobs` and the ComfyUI startup report list it at once as "
+        "maybe billed",
+        1,
+        1,
+        "UnfinishedSubmitError",
+        "pending",
+        covered_by="test_a_process_killed_mid_submit_is_never_resubmitted_silently",
+    ),
+    FaultCase(
+        "sigterm",
+        "gmi",
+        "SIGTERM (a service manager's stop) while `ltx2` waits for the job",
+        "Handled like Ctrl-C: exit 130, the journal id to resume is printed; the job stays resumable",
+        1,
+        1,
+        "Interrupted",
+        "interrupted",
+        covered_by="test_sigterm_is_handled_like_ctrl_c",
+    ),
+    FaultCase(
+        "journal-locked-at-accept",
+        "gmi",
+        "Journal locked by another process when the provider accepts the job",
+        "Retried with backoff; then the job id goes to a small file next to the journal, written into it at "
+        "the next open; the error names the job and the journal id (never recorded as uncertain)",
+        1,
+        1,
+        "JournalError",
+        "downloaded",
+        covered_by="test_a_journal_locked_by_another_process_at_acceptance_keeps_the_job_id",
+        resumed=True,
+    ),
+    *(
+        FaultCase(
+            f"download-{name}",
+            "gmi",
+            f"Output URL answers 200 with {what}",
+            NOT_A_VIDEO,
+            1,
+            1,
+            "ResultNotVideoError",
+            "downloaded",
+            covered_by="test_a_body_that_is_not_the_video_is_never_the_result",
+            resumed=True,
+        )
+        for name, what in (
+            ("html", "a web page"),
+            ("json", "a JSON body"),
+            ("cut-mp4", "an MP4 cut off halfway (consistent length header)"),
+            ("audio-only", "an audio-only MP4"),
+        )
+    ),
+    FaultCase(
+        "cache-file-replaced",
+        "gmi",
+        "Rerun of a request whose cached file was overwritten by another request's video (same `-o`)",
+        "The file's size and hash no longer match: it is not served; the request runs again",
+        1,
+        1,
+        None,
+        "downloaded",
+        covered_by="test_the_cache_serves_only_the_file_it_recorded",
+    ),
+    *(
+        FaultCase(
+            f"journal-{slug}",
+            "gmi",
+            f"Job journal {what}",
+            JOURNAL_UNUSABLE,
+            0,
+            0,
+            "JournalError",
+            "",
+            covered_by="test_a_journal_that_cannot_be_used_ends_in_one_line_and_sends_nothing",
+        )
+        for slug, what in (
+            ("locked", "locked by another process"),
+            ("corrupt", "corrupt"),
+            ("not-a-database", "is not a database"),
+            ("read-only", "read-only"),
+            ("disk-full", "on a full disk"),
+        )
+    ),
+    FaultCase(
+        "output-disk-full",
+        "gmi",
+        "Output disk full after the job succeeded",
+        "`StorageError` naming the folder, saying the job is billed and giving `ltx2 jobs resume ID`; no "
+        "partial file is left",
+        1,
+        1,
+        "StorageError",
+        "downloaded",
+        covered_by="test_a_full_output_disk_after_the_job_succeeded_names_the_job_to_resume",
+        resumed=True,
+    ),
+    FaultCase(
+        "key-echoed",
+        "gmi",
+        "Provider echoes the API key in the job id and in the result URL",
+        "Stored and printed as `***` everywhere (journal, text, `--json`, `jobs show --json`)",
+        1,
+        1,
+        None,
+        "downloaded",
+        covered_by="test_a_key_echoed_as_job_id_or_in_the_result_url_is_never_stored_or_printed",
+    ),
+)
+CASES = CASES + MONEY_CASES
+
 BY_ID: dict[str, FaultCase] = {case.id: case for case in CASES}
 
 
@@ -320,9 +525,10 @@ def markdown_table() -> str:
     ]
     for case in CASES:
         caller = f"`{case.error}`" if case.error else "the video"
-        if case.id in ("download-expired", "process-killed"):
+        if case.resumed or case.id in ("download-expired", "process-killed"):
             caller = f"`{case.error}`, then the video on resume" if case.error else "the video on resume"
-        lines.append(f"| {case.fault} | {case.outcome} | {caller} | {case.submits_cell} | `{case.state}` |")
+        state = f"`{case.state}`" if case.state else "none (nothing written)"
+        lines.append(f"| {case.fault} | {case.outcome} | {caller} | {case.submits_cell} | {state} |")
     return "\n".join(lines)
 
 

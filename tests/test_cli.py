@@ -21,7 +21,7 @@ from ltx2_nodes.api.cli.contact_sheet import frame_indices
 from ltx2_nodes.api.cli.demo import _size_of
 from ltx2_nodes.api.cli.emulator_cmd import is_loopback, parse_fault, parse_keys
 from ltx2_nodes.api.cli.table import markdown_table, text_table
-from ltx2_nodes.api.emulator import RunningEmulator
+from ltx2_nodes.api.emulator import Fault, RunningEmulator
 from ltx2_nodes.api.media import synth
 from ltx2_nodes.api.media.probe import probe
 from ltx2_nodes.api.types import Mode
@@ -536,6 +536,12 @@ def test_parse_keys_refuses_anything_without_a_provider(text):
     st.none() | st.integers(min_value=1, max_value=999),
 )
 def test_parse_fault_round_trips(provider, op, kind, status, count):
+    try:
+        Fault(provider=provider, op=op, kind=kind)
+    except ValueError:  # a combination that never fires is refused by name
+        with pytest.raises(CommandError, match="never"):
+            parse_fault(f"{provider}:{op}:{kind}")
+        return
     text = (
         f"{provider}:{op}:{kind}"
         + (f":{status}" if status is not None else "")

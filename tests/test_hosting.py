@@ -236,16 +236,16 @@ async def test_method_not_offered_names_provider_and_working_methods() -> None:
     assert "API in One" in text and "'upload'" in text and "data-uri, url" in text
 
 
-async def test_s3_is_reserved() -> None:
+async def test_s3_without_a_bucket_says_what_to_set(isolated_env: Path) -> None:
     async with offline_client("ltx") as client:
-        with pytest.raises(HostingError, match="not configured") as info:
+        with pytest.raises(HostingError, match="needs a bucket") as info:
             await host_media(png(), client, "s3")
-    assert "upload, data-uri, url" in str(info.value)
+    assert "LTX2_S3_BUCKET" in str(info.value) and "LTX2_S3_ENDPOINT_URL" in str(info.value)
 
 
 async def test_unknown_method() -> None:
     async with offline_client("gmi") as client:
-        with pytest.raises(HostingError, match="Allowed: auto, upload, data-uri, url"):
+        with pytest.raises(HostingError, match="Allowed: auto, upload, data-uri, url, s3"):
             await host_media(png(), client, "ftp")
 
 

@@ -14,7 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ltx2_nodes.api import journal as journal_module
 from ltx2_nodes.api.errors import ConfigError, InvalidInputError
-from ltx2_nodes.api.journal import SCHEMA_VERSION, JobRecord, Journal, RecordState
+from ltx2_nodes.api.jobstate import ALLOWED
+from ltx2_nodes.api.journal import SCHEMA_VERSION, JobRecord, Journal, RecordState, file_digest
 from ltx2_nodes.api.types import CostEstimate, GenerationRequest, MediaInput, MediaKind, Mode
 
 BASE = "http://127.0.0.1:1/gmi"
@@ -24,6 +25,30 @@ def _req(prompt: str = "a red fox in the snow", seed: int | None = 7, **kw) -> G
     return GenerationRequest(
         provider="gmi", mode=Mode.TEXT_TO_VIDEO, prompt=prompt, seed=seed, duration=6, **kw
     )
+
+
+def _move(journal: Journal, record_id: str, *, state: object, **fields: object) -> JobRecord:
+    """Bring a record to ``state`` through transitions the state machine allows (test set-up)."""
+    target = RecordState(state)
+    current = journal.get(record_id).state
+    if target is current and target not in ALLOWED[current]:
+        return journal.update(record_id, **fields)
+    paths = {current: [current]}
+    queue = [current]
+    while target not in paths:  # breadth first: the shortest allowed path
+        here = queue.pop(0)
+        for nxt in ALLOWED[here]:
+            if nxt not in paths:
+                paths[nxt] = [*paths[here], nxt]
+                queue.append(nxt)
+    for step in paths[target][1:-1]:
+        journal.set_state(record_id, step)
+    return journal.set_state(record_id, target, **fields)
+
+
+def _result_fields(path: Path) -> dict[str, object]:
+    size, sha = file_digest(path)
+    return {"result_path": str(path), "result_size": size, "result_sha256": sha}
 
 
 @pytest.fixture
@@ -47,17 +72,17 @@ def test_create_writes_pending_row_with_request_facts(journal: Journal) -> None:
 
 def test_update_records_each_step_and_returns_the_new_record(journal: Journal) -> None:
     rec = journal.create(_req(), model=None, base_url=BASE, cost=None)
-    rec2 = journal.update(
-        rec.id, provider_job_id="req-123", state=RecordState.SUBMITTED, job_model="wire-model"
+    rec2 = _move(
+        journal, rec.id, provider_job_id="req-123", state=RecordState.SUBMITTED, job_model="wire-model"
     )
     assert rec2.state is RecordState.SUBMITTED and rec2.provider_job_id == "req-123" and rec2.resumable
     assert rec2.updated_at >= rec.updated_at and rec2.created_at == rec.created_at
-    rec3 = journal.update(rec.id, state="running", raw_status="processing")
+    rec3 = _move(journal, rec.id, state="running", raw_status="processing")
     assert rec3.state is RecordState.RUNNING and rec3.raw_status == "processing"
     url = "http://127.0.0.1:1/_files/abc?X-Goog-Signature=deadbeef"
-    rec4 = journal.update(rec.id, state=RecordState.SUCCEEDED, video_url=url)
+    rec4 = _move(journal, rec.id, state=RecordState.SUCCEEDED, video_url=url)
     assert rec4.video_url == url  # kept whole: it is needed to download and holds no API key
-    rec5 = journal.update(rec.id, state=RecordState.DOWNLOADED, result_path=Path("/tmp/x.mp4"))
+    rec5 = _move(journal, rec.id, state=RecordState.DOWNLOADED, result_path=Path("/tmp/x.mp4"))
     assert rec5.result_path == "/tmp/x.mp4" and not rec5.resumable
     assert rec5.job_model == "wire-model"
 
@@ -69,9 +94,9 @@ def test_update_refuses_fixed_or_unknown_fields_and_unknown_ids(journal: Journal
     with pytest.raises(TypeError):
         journal.update(rec.id, colour="red")
     with pytest.raises(KeyError):
-        journal.update("f" * 32, state=RecordState.FAILED)
+        journal.set_state("f" * 32, RecordState.FAILED)
     with pytest.raises(ValueError):
-        journal.update(rec.id, state="exploded")
+        _move(journal, rec.id, state="exploded")
 
 
 def test_get_by_prefix_and_provider_id(journal: Journal) -> None:
@@ -108,8 +133,8 @@ def test_ambiguous_prefix_is_an_error_naming_the_id(
 
 def test_list_newest_first_with_state_filter_and_limit(journal: Journal) -> None:
     recs = [journal.create(_req(prompt=f"p{i}"), model=None, base_url=BASE, cost=None) for i in range(5)]
-    journal.update(recs[1].id, state=RecordState.FAILED)
-    journal.update(recs[3].id, state=RecordState.FAILED)
+    _move(journal, recs[1].id, state=RecordState.FAILED)
+    _move(journal, recs[3].id, state=RecordState.FAILED)
     assert [r.id for r in journal.list()] == [r.id for r in reversed(recs)]
     assert [r.id for r in journal.list(limit=2)] == [recs[4].id, recs[3].id]
     assert [r.id for r in journal.list(states=(RecordState.FAILED,))] == [recs[3].id, recs[1].id]
@@ -136,7 +161,7 @@ def test_unfinished_lists_resumable_and_uncertain_only(journal: Journal) -> None
             if state in (RecordState.PENDING, RecordState.UNCERTAIN, RecordState.REJECTED)
             else f"job-{i}"
         )
-        by_state[state] = journal.update(rec.id, state=state, provider_job_id=pid)
+        by_state[state] = _move(journal, rec.id, state=state, provider_job_id=pid)
     found = {r.state for r in journal.unfinished()}
     assert found == {
         RecordState.UNCERTAIN,
@@ -165,11 +190,11 @@ def test_find_cached_needs_downloaded_state_and_existing_file(journal: Journal, 
     assert journal.find_cached(req.request_hash()) is None
     old_file = tmp_path / "old.mp4"
     old_file.write_bytes(b"old")
-    journal.update(first.id, state=RecordState.DOWNLOADED, result_path=str(old_file))
+    _move(journal, first.id, state=RecordState.DOWNLOADED, **_result_fields(old_file))
     second = journal.create(req, model=None, base_url=BASE, cost=None)
     new_file = tmp_path / "new.mp4"
     new_file.write_bytes(b"new")
-    journal.update(second.id, state=RecordState.DOWNLOADED, result_path=str(new_file))
+    _move(journal, second.id, state=RecordState.DOWNLOADED, **_result_fields(new_file))
     journal.create(req, model=None, base_url=BASE, cost=None)  # newer but not downloaded
     assert journal.find_cached(req.request_hash()).id == second.id
     assert journal.find_cached(req.request_hash(), base_url=BASE).id == second.id
@@ -183,7 +208,7 @@ def test_find_cached_needs_downloaded_state_and_existing_file(journal: Journal, 
 
 def test_export_is_json_safe(journal: Journal) -> None:
     rec = journal.create(_req(), model="ltx-2-pro", base_url=BASE, cost=CostEstimate(12, "credits"))
-    rec = journal.update(rec.id, provider_job_id="p1", state=RecordState.INTERRUPTED, error="stopped")
+    rec = _move(journal, rec.id, provider_job_id="p1", state=RecordState.INTERRUPTED, error="stopped")
     out = journal.export(rec)
     text = json.dumps(out)
     assert json.loads(text)["state"] == "interrupted"
@@ -249,7 +274,7 @@ _TOKEN = st.text(
 )
 def test_errors_holding_keys_are_stored_redacted(journal: Journal, token: str, form: str) -> None:
     rec = journal.create(_req(), model=None, base_url=BASE, cost=None)
-    journal.update(rec.id, state=RecordState.REJECTED, error="HTTP 401: " + form.format(t=token))
+    _move(journal, rec.id, state=RecordState.REJECTED, error="HTTP 401: " + form.format(t=token))
     stored = journal.get(rec.id)
     assert stored.error.startswith("HTTP 401: ")
     assert token not in stored.error and "***" in stored.error
@@ -275,8 +300,8 @@ def _write_many(path: str, tag: str) -> None:
     j = Journal(Path(path))
     for i in range(WRITES):
         rec = j.create(_req(prompt=f"{tag}-{i}"), model=None, base_url=BASE, cost=None)
-        j.update(rec.id, provider_job_id=f"{tag}-{i}", state=RecordState.SUBMITTED)
-        j.update(rec.id, state=RecordState.DOWNLOADED, result_path=f"/out/{tag}-{i}.mp4")
+        _move(j, rec.id, provider_job_id=f"{tag}-{i}", state=RecordState.SUBMITTED)
+        _move(j, rec.id, state=RecordState.DOWNLOADED, result_path=f"/out/{tag}-{i}.mp4")
 
 
 def _check_all_written(j: Journal, tags: list[str]) -> None:

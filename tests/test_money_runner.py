@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ltx2_nodes.api import runner
+from ltx2_nodes.api import jobstate, runner
 from ltx2_nodes.api.client import RetryPolicy
 from ltx2_nodes.api.emulator import Fault, RunningEmulator
-from ltx2_nodes.api.errors import Interrupted, LTX2Error, SubmitUncertainError
+from ltx2_nodes.api.errors import Interrupted, JournalError, SubmitUncertainError
 from ltx2_nodes.api.journal import Journal, RecordState
 from ltx2_nodes.api.types import GenerationRequest, Mode
 
@@ -55,11 +55,16 @@ class JobIdWriteFails(Journal):
         super().__init__(path)
         self.failures = failures
 
-    def update(self, record_id: str, **fields: Any):
+    def set_state(self, record_id: str, state: RecordState, **fields: Any):
         if "provider_job_id" in fields and self.failures > 0:
             self.failures -= 1
-            raise sqlite3.OperationalError("disk I/O error")
-        return super().update(record_id, **fields)
+            raise self.error(sqlite3.OperationalError("disk I/O error"))
+        return super().set_state(record_id, state, **fields)
+
+
+@pytest.fixture
+def quick_accept_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(jobstate, "ACCEPT_RETRY_DELAYS", (0.01, 0.01))
 
 
 # --- the synchronous call: its answer is the billed video ---------------------------------------------
@@ -96,19 +101,24 @@ async def test_journal_failing_once_to_record_the_job_id_loses_nothing(
     assert emu_env.emulator.submit_requests["gmi"] == 1
 
 
-async def test_journal_unable_to_record_the_job_id_names_the_paid_job(
-    emu_env: RunningEmulator, tmp_path: Path
+async def test_journal_unable_to_record_the_job_id_keeps_it_aside_and_names_the_paid_job(
+    emu_env: RunningEmulator, tmp_path: Path, quick_accept_retries: None
 ) -> None:
     journal = JobIdWriteFails(tmp_path / "j.sqlite3", failures=10)
-    with pytest.raises(LTX2Error) as info:
+    with pytest.raises(JournalError) as info:
         await runner.generate(_req(), _settings(tmp_path, journal))
     [job_id] = emu_env.emulator.jobs
-    assert job_id in str(info.value) and "disk I/O error" in str(info.value)
+    text = str(info.value)
+    assert job_id in text and "disk I/O error" in text and str(journal.fallback_path) in text
     [record] = journal.list(limit=0)
-    assert record.state is not RecordState.REJECTED, "an accepted job recorded as refused"
-    assert record.state is RecordState.UNCERTAIN and job_id in (record.error or "")
-    assert getattr(info.value, "journal_id", None) == record.id
-    assert emu_env.emulator.submit_requests["gmi"] == 1
+    assert info.value.journal_id == record.id and info.value.billed and record.id in text
+    assert record.state is RecordState.PENDING, "the accepted job must not be written off as uncertain"
+    reopened = Journal(journal.path)  # the next open writes the kept id into the journal
+    healed = reopened.get(record.id)
+    assert healed.provider_job_id == job_id and healed.resumable
+    assert not journal.fallback_path.exists()
+    result = await runner.resume(record.id, _settings(tmp_path, reopened))
+    assert result.request_id == job_id and emu_env.emulator.submit_requests["gmi"] == 1
 
 
 # --- equal requests in flight --------------------------------------------------------------------------
@@ -181,7 +191,9 @@ async def test_cancel_during_upload_sends_no_submit(emu_env, tmp_path) -> None:
     with pytest.raises(Interrupted) as info:
         await runner.generate(req, settings)
     assert "nothing was billed" in str(info.value)
-    assert emu_env.emulator.submit_requests["gmi"] == 0 and journal.list(limit=0) == []
+    assert emu_env.emulator.submit_requests["gmi"] == 0
+    [record] = journal.list(limit=0)  # the claim, closed as never sent
+    assert record.state is RecordState.REJECTED and "before the submit was sent" in record.error
 
 
 async def test_limits_are_checked_before_a_url_input_is_fetched(emu_env, tmp_path) -> None:

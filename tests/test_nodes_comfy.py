@@ -161,7 +161,8 @@ async def test_unfinished_jobs_are_reported_once(env, caplog: pytest.LogCaptureF
         base_url="http://127.0.0.1:1",
         cost=None,
     )
-    journal.update(record.id, provider_job_id="abc", state=RecordState.INTERRUPTED)
+    journal.set_state(record.id, RecordState.SUBMITTED, provider_job_id="abc")
+    journal.set_state(record.id, RecordState.INTERRUPTED)
     pending.reset()
     with caplog.at_level(logging.WARNING, logger="ltx2_nodes"):
         assert pending.report_unfinished_once() == 1

@@ -57,6 +57,8 @@ def cmd_show(profile: str | None) -> int:
             ]
         )
     print(text_table(("provider", "name", "key variable", "key from", "base URL"), rows))
+    print()
+    print(text_table(("budget", "value", "from", "variable"), budget_rows()))
     return 0
 
 
@@ -67,7 +69,7 @@ def read_key(provider: str) -> str:
         key = sys.stdin.readline() if sys.stdin is not None else ""
     else:
         key = getpass.getpass(f"{display} API key (input hidden): ")
-    key = key.strip()
+    key = key.strip(" \t\r\n")  # any other invisible character is refused by save_key, by name
     if not key:
         raise CommandError(f"no key given for {display}: pipe it on stdin or type it at the prompt")
     return key
@@ -86,7 +88,88 @@ def cmd_set_key(provider: str, profile: str | None) -> int:
     return 0
 
 
+def add_delete_key(csub: argparse._SubParsersAction, debug_flag, providers: tuple[str, ...]) -> None:
+    pd = csub.add_parser("delete-key", help="remove a stored key from the config file")
+    debug_flag(pd)
+    pd.add_argument("provider", choices=providers)
+    pd.add_argument("--profile")
+
+
+def cmd_delete_key(provider: str, profile: str | None) -> int:
+    path = config.remove_key(provider, profile)
+    display = get_provider(provider).display_name
+    print(f"Removed the stored {display} key{f' (profile {profile})' if profile else ''} from {path}")
+    if config.key_status(profile).get(provider) == "env":
+        print(f"Note: {get_provider(provider).key_env} is still set in this environment.")
+    return 0
+
+
+def add_set_budget(csub: argparse._SubParsersAction, debug_flag) -> None:
+    from ..budget import CAPS
+
+    pb = csub.add_parser(
+        "set-budget",
+        help="daily / monthly spending caps (USD for GMI Cloud and the LTX API, credits for API in One)",
+        description="Store spending caps in the config file; the environment variables named in "
+        "'ltx2 spend' take precedence. A submit whose estimate would cross a cap is refused before "
+        "anything is sent. Without options: show the caps in force.",
+    )
+    debug_flag(pb)
+    for name, (unit, period, env) in CAPS.items():
+        pb.add_argument(
+            "--" + name.replace("_", "-"),
+            metavar="AMOUNT",
+            help=f"{'daily' if period == 'day' else 'monthly'} cap in {unit} ('off' removes it; "
+            f"{env} overrides it)",
+        )
+    pb.add_argument(
+        "--allow-unknown-cost",
+        choices=("yes", "no"),
+        help="let jobs without a cost estimate run while a cap is set (default no)",
+    )
+
+
+def budget_rows() -> list[list[str]]:
+    from ..budget import ALLOW_UNKNOWN, ALLOW_UNKNOWN_ENV, CAPS, load, money
+
+    budget = load()
+    rows = []
+    for name, (unit, _period, env) in CAPS.items():
+        cap = budget.caps.get(name)
+        rows.append([name, "-" if cap is None else money(cap, unit), budget.sources.get(name, "unset"), env])
+    rows.append(
+        [
+            ALLOW_UNKNOWN,
+            "yes" if budget.allow_unknown_cost else "no",
+            budget.sources.get(ALLOW_UNKNOWN, "unset"),
+            ALLOW_UNKNOWN_ENV,
+        ]
+    )
+    return rows
+
+
+def cmd_set_budget(args: argparse.Namespace) -> int:
+    from ..budget import ALLOW_UNKNOWN, CAPS, save
+
+    changes: dict[str, object] = {}
+    for name in CAPS:
+        value = getattr(args, name, None)
+        if value is not None:
+            changes[name] = value
+    if args.allow_unknown_cost is not None:
+        changes[ALLOW_UNKNOWN] = args.allow_unknown_cost
+    if changes:
+        save(changes)
+        print(f"Saved the budget in {config.config_path()}")
+    print(text_table(("setting", "value", "from", "variable"), budget_rows()))
+    return 0
+
+
 def cmd_config(args: argparse.Namespace) -> int:
     if args.config_command == "set-key":
         return cmd_set_key(args.provider, args.profile)
+    if args.config_command == "set-budget":
+        return cmd_set_budget(args)
+    if args.config_command == "delete-key":
+        return cmd_delete_key(args.provider, args.profile)
     return cmd_show(getattr(args, "profile", None))

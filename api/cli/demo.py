@@ -459,7 +459,8 @@ def demo(
     else:
         cfg = EmulatorConfig(queue_seconds=0.2, processing_seconds=0.5)
     with RunningEmulator(cfg) as emu:
-        env = {**emu.env(), "LTX2_DATA_DIR": str(data)}
+        # Emulator jobs cost nothing: the user's spending caps do not apply to them.
+        env = {**emu.env(), "LTX2_DATA_DIR": str(data), "LTX2_BUDGET": "off"}
         with patched_env(env):
             _log(f"Emulator on {emu.origin}; journal and caches in {data}")
             inputs = DemoInputs(out / "inputs")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import ipaddress
 import re
 import shlex
 
@@ -18,19 +17,16 @@ from ..emulator.core import (
     serve_forever,
 )
 from ..providers import get_provider
+from ..urlpolicy import is_loopback_host
 from .common import CommandError
 
 _LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
 
 
 def is_loopback(host: str) -> bool:
-    name = host.strip("[]").lower()
-    if name in _LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
+    """A host to bind the emulator to on this machine only (the URL policy's loopback rule, plus
+    the loopback names some systems' hosts files use)."""
+    return host.strip("[]").lower() in _LOOPBACK_NAMES or is_loopback_host(host)
 
 
 def parse_keys(items: list[str]) -> dict[str, str]:
@@ -75,38 +71,45 @@ def parse_fault(text: str) -> Fault:
             raise CommandError(
                 f"--fault {text!r}: a shape needs its variant, e.g. gmi:status:shape:video_url"
             )
-        return Fault(
-            provider=_one_of(text, "PROVIDER", parts[0].lower(), FAULT_PROVIDERS),
-            op=_one_of(text, "OP", parts[1].lower(), FAULT_OPS),
-            kind=f"shape:{parts[3]}",
-            count=int(match.group("count")) if match and match.group("count") else 1,
-        )
-    fault = Fault(
+        try:
+            return Fault(
+                provider=_one_of(text, "PROVIDER", parts[0].lower(), FAULT_PROVIDERS),
+                op=_one_of(text, "OP", parts[1].lower(), FAULT_OPS),
+                kind=f"shape:{parts[3]}",
+                count=int(match.group("count")) if match and match.group("count") else 1,
+            )
+        except ValueError as exc:  # a shape on an op that has none
+            raise CommandError(f"--fault {text!r}: {exc}") from None
+    values: dict = dict(
         provider=_one_of(text, "PROVIDER", parts[0].lower(), FAULT_PROVIDERS),
         op=_one_of(text, "OP", parts[1].lower(), FAULT_OPS),
         kind=_one_of(text, "KIND", parts[2].lower(), FAULT_KINDS),
     )
     if match and match.group("count"):
-        fault.count = int(match.group("count"))
-        if fault.count < 1:
+        values["count"] = int(match.group("count"))
+        if values["count"] < 1:
             raise CommandError(f"--fault {text!r}: xCOUNT must be 1 or more")
-    if fault.kind == "delay":
-        fault.delay = DEFAULT_FAULT_DELAY
+    if values["kind"] == "delay":
+        values["delay"] = DEFAULT_FAULT_DELAY
     if len(parts) == 4 and parts[3]:
         field = parts[3]
-        if fault.kind == "delay" and field.endswith("s"):
+        if values["kind"] == "delay" and field.endswith("s"):
             try:
-                fault.delay = float(field[:-1])
+                values["delay"] = float(field[:-1])
             except ValueError:
-                fault.delay = -1.0
-            if not 0 <= fault.delay < float("inf"):
+                values["delay"] = -1.0
+            if not 0 <= values["delay"] < float("inf"):
                 raise CommandError(
                     f"--fault {text!r}: a delay is SECONDS followed by s (e.g. 2.5s), not {field!r}"
                 )
         elif not field.isdigit() or not 100 <= int(field) <= 599:
             raise CommandError(f"--fault {text!r}: STATUS must be an HTTP status code, not {field!r}")
         else:
-            fault.status = int(field)
+            values["status"] = int(field)
+    try:
+        fault = Fault(**values)
+    except ValueError as exc:  # a kind that never fires on that op, an op that provider never applies
+        raise CommandError(f"--fault {text!r}: {exc}") from None
     return fault
 
 

@@ -5,16 +5,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import shutil
 import signal
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import Interrupted, LTX2Error
+from ..redact import redact_keys
 from ..types import MEDIA_FIELDS, GenerationRequest, GenerationResult, Mode, ProgressEvent
 from .common import CommandError, check_wait_flags
 from .progress import ProgressPrinter
@@ -61,9 +60,12 @@ def build_request(args: argparse.Namespace) -> GenerationRequest:
     )
 
 
+STOP_SIGNALS = ("SIGINT", "SIGTERM")  # a service manager's plain stop is treated like Ctrl-C
+
+
 class InterruptFlag:
-    """First Ctrl-C asks the runner to stop waiting (the job stays resumable); a second one
-    raises KeyboardInterrupt at once."""
+    """First Ctrl-C (or SIGTERM) asks the runner to stop waiting (the job stays resumable); a second
+    one raises KeyboardInterrupt at once."""
 
     def __init__(self) -> None:
         self.set = False
@@ -72,21 +74,29 @@ class InterruptFlag:
         return self.set
 
     def _handler(self, signum: int, frame: object) -> None:
+        if self.set:
+            raise KeyboardInterrupt
         self.set = True
-        signal.signal(signal.SIGINT, signal.default_int_handler)
 
     @contextmanager
     def installed(self) -> Iterator[InterruptFlag]:
-        previous = signal.getsignal(signal.SIGINT)
+        previous: dict[int, object] = {}
         try:
-            signal.signal(signal.SIGINT, self._handler)
-        except ValueError:  # not the main thread: leave Ctrl-C alone
+            for name in STOP_SIGNALS:
+                number = getattr(signal, name, None)
+                if number is not None:
+                    previous[number] = signal.getsignal(number)
+                    signal.signal(number, self._handler)
+        except ValueError:  # not the main thread: leave the signals alone
+            for number, handler in previous.items():
+                signal.signal(number, handler)  # type: ignore[arg-type]
             yield self
             return
         try:
             yield self
         finally:
-            signal.signal(signal.SIGINT, previous)
+            for number, handler in previous.items():
+                signal.signal(number, handler)  # type: ignore[arg-type]
 
     def guard(self, on_progress: Callable[[ProgressEvent], None]) -> Callable[[ProgressEvent], None]:
         """Progress callback that stops a run interrupted before its paid submit is sent: the
@@ -96,7 +106,9 @@ class InterruptFlag:
         def callback(event: ProgressEvent) -> None:
             on_progress(event)
             if self.set and event.phase in _BEFORE_SUBMIT:
-                raise Interrupted("Stopped before the request was submitted: nothing was billed.")
+                raise Interrupted(
+                    "Stopped before the request was submitted: nothing was billed.", billed=False
+                )
 
         return callback
 
@@ -114,9 +126,17 @@ def output_target(output: str | None) -> tuple[Path, Path | None]:
     return out.parent, out
 
 
-def prepare_folder(folder: Path, output: str | None) -> None:
-    """Create the output folder and prove it takes a file, before anything is sent: a result
-    that cannot be written would be paid for and left with the provider."""
+def prepare_output(folder: Path, final: Path | None, output: str | None, *, overwrite: bool) -> Path:
+    """Check, before anything is sent, that the result can be written: ``-o`` names no existing file
+    (unless ``--overwrite``), and its folder exists (or is made) and takes a file. A result that cannot
+    be written would be paid for and left with the provider. Returns the folder."""
+    if final is not None:
+        folder = final.parent
+        if final.exists() and not overwrite:
+            raise CommandError(
+                f"--output {output}: the file {final} exists already; nothing was sent "
+                f"(add --overwrite to replace it, or choose another name)"
+            )
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=folder, prefix=".ltx2-write-check-"):
@@ -126,26 +146,7 @@ def prepare_folder(folder: Path, output: str | None) -> None:
         raise CommandError(
             f"{named}: cannot write to the folder {folder} ({exc.strerror or exc}); nothing was sent"
         ) from exc
-
-
-def place_result(result: GenerationResult, final: Path | None, journal: object | None) -> Path:
-    """Move the result to ``final``. A cached result is copied, so the cache keeps its file; a fresh
-    one is moved and the journal is told where it went."""
-    source = Path(result.path)
-    if final is None or source.absolute() == final:
-        return source.absolute()
-    final.parent.mkdir(parents=True, exist_ok=True)
-    if result.from_cache:
-        shutil.copy2(source, final)
-    else:
-        shutil.move(str(source), str(final))
-        if journal is not None and result.journal_id:
-            try:
-                journal.update(result.journal_id, result_path=str(final))  # type: ignore[attr-defined]
-            except Exception:  # the file is in place; a stale journal path only costs a cache miss
-                pass
-    result.path = final
-    return final
+    return folder
 
 
 def journal_note(journal: object, ident: str | None) -> tuple[str | None, str | None]:
@@ -170,26 +171,13 @@ def journal_note(journal: object, ident: str | None) -> tuple[str | None, str | 
     return None, None
 
 
-def journal_id_for(journal: object, req: GenerationRequest, since: float) -> str | None:
-    """The journal record this run created (found by request hash), for the resume hint."""
-    try:
-        records = journal.list(limit=20)  # type: ignore[attr-defined]
-    except Exception:
-        return None
-    wanted = req.request_hash()
-    for record in records:
-        if record.request_hash == wanted and record.created_at >= since - 1.0:
-            return record.id
-    return None
-
-
 def print_result(result: GenerationResult, *, as_json: bool) -> None:
     if as_json:
         doc = {**result.info(), "path": str(result.path)}
-        print(json.dumps(doc, indent=2))
+        print(redact_keys(json.dumps(doc, indent=2)))
         return
     print(result.path)
-    print(f"request id: {result.request_id or '-'}")
+    print(redact_keys(f"request id: {result.request_id or '-'}"))
     cost = (
         "unknown"
         if result.cost is None
@@ -202,24 +190,20 @@ def run_with_interrupt(
     coro_factory: Callable[[InterruptFlag], object],
     *,
     journal: object,
-    req: GenerationRequest | None,
     journal_hint: str | None = None,
+    claimed: list[str] | None = None,
 ) -> GenerationResult:
-    """Run a runner coroutine; on Ctrl-C name the journal id to resume and re-raise."""
-    started = time.time()
+    """Run a runner coroutine; on Ctrl-C / SIGTERM name the journal id to resume and re-raise.
+    ``claimed``: journal ids the run reported (``RunSettings.on_claim``), newest last."""
     flag = InterruptFlag()
-
-    def ident_of(exc: BaseException) -> str | None:
-        found = getattr(exc, "journal_id", None) or journal_hint
-        if found is None and req is not None:
-            found = journal_id_for(journal, req, started)
-        return found
-
+    if claimed and journal_hint is None:
+        journal_hint = claimed[-1]
     try:
         with flag.installed():
             return asyncio.run(coro_factory(flag))  # type: ignore[arg-type]
     except (KeyboardInterrupt, Interrupted) as exc:
-        note, _ = journal_note(journal, ident_of(exc))
+        journal_hint = journal_hint or (claimed[-1] if claimed else None)
+        note, _ = journal_note(journal, getattr(exc, "journal_id", None) or journal_hint)
         if note is None and isinstance(exc, Interrupted) and str(exc):
             note = str(exc)  # e.g. stopped before the submit: the runner says nothing was billed
         if note:
@@ -227,9 +211,10 @@ def run_with_interrupt(
         raise
     except LTX2Error as exc:
         # An error after the provider accepted the job: the error line names the id to collect it.
-        _, resume_id = journal_note(journal, ident_of(exc))
+        journal_hint = journal_hint or (claimed[-1] if claimed else None)
+        _, resume_id = journal_note(journal, exc.journal_id or journal_hint)
         if resume_id:
-            exc.resume_id = resume_id  # type: ignore[attr-defined]
+            exc.resume_id = resume_id
         raise
 
 
@@ -244,15 +229,17 @@ def cmd_generate(args: argparse.Namespace) -> int:
     # Refuse what the provider does not offer before anything else (no key lookup, no request).
     provider.validate(req)
     folder, final = output_target(args.output)
-    prepare_folder(folder, args.output)
-    journal = Journal()
+    folder = prepare_output(folder, final, args.output, overwrite=args.overwrite)
+    journal = open_journal(Journal)
     printer = ProgressPrinter(quiet=False)
-    prefix = final.stem if final is not None else "ltx2"
+    claimed: list[str] = []
 
     def make(flag: InterruptFlag):
         settings = runner.RunSettings(
             output_dir=folder,
-            filename_prefix=prefix,
+            output_file=final,
+            overwrite=args.overwrite,
+            new_take=args.new_take,
             profile=args.profile,
             base_url=args.base_url,
             hosting=args.hosting,
@@ -262,13 +249,26 @@ def cmd_generate(args: argparse.Namespace) -> int:
             journal=journal,
             cancel_check=flag,
             on_progress=flag.guard(printer),
+            on_claim=claimed.append,
         )
         return runner.generate(req, settings)
 
     try:
-        result = run_with_interrupt(make, journal=journal, req=req)
+        result = run_with_interrupt(make, journal=journal, claimed=claimed)
     finally:
         printer.finish()
-    place_result(result, final, journal)
     print_result(result, as_json=args.json)
     return 0
+
+
+def open_journal(factory: Callable[[], object]) -> object:
+    """The journal, or one line saying which file is unusable and that nothing was sent."""
+    from ..errors import JournalError
+
+    try:
+        return factory()
+    except JournalError as exc:
+        if "nothing was sent" not in exc.message:
+            exc.message = f"{exc.message[:-1]}; nothing was sent."
+            exc.args = (exc.message,)
+        raise

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import traceback
 from collections.abc import Sequence
+from typing import Any
 
 from ..providers import provider_names
 from ..providers.vocab import CUSTOM_PLACEMENT, FIELD_WORDS
-from ..redact import redact_text
+from ..redact import redact_text, strip_control
 from ..types import AUTO_DURATION, Mode
 from .common import CommandError
 
@@ -80,6 +82,15 @@ def _debug_flag(parser: argparse.ArgumentParser, *, top: bool = False) -> None:
     )
 
 
+def _max_download_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--max-download-mb",
+        type=float,
+        metavar="MB",
+        help="largest result to download, in MB (default: $LTX2_MAX_DOWNLOAD_MB, else 4096)",
+    )
+
+
 def _add_generate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "generate",
@@ -87,34 +98,50 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
         description="Run one LTX-2 generation on a provider and write the MP4.",
     )
     _debug_flag(p)
-    p.add_argument("--provider", required=True, choices=PROVIDER_CHOICES)
-    p.add_argument("--mode", required=True, choices=MODE_CHOICES)
+    p.add_argument("--provider", required=True, choices=PROVIDER_CHOICES, help="the provider to run on")
+    p.add_argument("--mode", required=True, choices=MODE_CHOICES, help="what to generate")
     p.add_argument("--model", help=model_help())
-    p.add_argument("--prompt", default="")
-    p.add_argument("--image", metavar="PATH_OR_URL")
+    p.add_argument("--prompt", default="", help="what to generate (text prompt)")
+    p.add_argument("--image", metavar="PATH_OR_URL", help="input image: a file or an https URL")
     p.add_argument(
         "--last-frame", metavar="PATH_OR_URL", help="image-to-video / audio-to-video: the last frame"
     )
-    p.add_argument("--audio", metavar="PATH_OR_URL")
-    p.add_argument("--video", metavar="PATH_OR_URL")
+    p.add_argument("--audio", metavar="PATH_OR_URL", help="input audio: a file or an https URL")
+    p.add_argument("--video", metavar="PATH_OR_URL", help="input video: a file or an https URL")
     p.add_argument(
         "--duration",
         type=duration_value,
         help="seconds (extend: seconds added; retake: section length), or auto (LTX-2.5 picks the length)",
     )
     p.add_argument("--resolution", help="e.g. 1920x1080 (GMI, LTX) or 720p (API in One)")
-    p.add_argument("--fps", type=int)
+    p.add_argument("--fps", type=int, help="frames per second of the result")
     p.add_argument("--aspect-ratio", choices=FIELD_WORDS["aspect_ratio"], help="API in One text-to-video")
-    p.add_argument("--camera-motion", choices=FIELD_WORDS["camera_motion"])
-    p.add_argument("--generate-audio", action=argparse.BooleanOptionalAction, default=None)
-    p.add_argument("--guidance-scale", type=float)
-    p.add_argument("--seed", type=int)
+    p.add_argument("--camera-motion", choices=FIELD_WORDS["camera_motion"], help="camera motion preset")
+    p.add_argument(
+        "--generate-audio",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="generate a soundtrack (default: the provider's)",
+    )
+    p.add_argument("--guidance-scale", type=float, help="how closely to follow the prompt")
+    p.add_argument(
+        "--seed",
+        type=int,
+        help="fixed seed: an equal request with the same seed reuses the earlier result; a run "
+        "without --seed is a new take and cannot be reused from the cache",
+    )
     p.add_argument("--start-time", type=float, help="retake: section start in seconds")
-    p.add_argument("--retake-mode", choices=FIELD_WORDS["retake_mode"])
-    p.add_argument("--extend-mode", choices=FIELD_WORDS["extend_mode"])
+    p.add_argument(
+        "--retake-mode", choices=FIELD_WORDS["retake_mode"], help="retake: what the section replaces"
+    )
+    p.add_argument(
+        "--extend-mode", choices=FIELD_WORDS["extend_mode"], help="extend: add at the end or the start"
+    )
     p.add_argument("--context", type=float, help="extend: seconds of the input used as context")
-    p.add_argument("--control-mode", choices=FIELD_WORDS["control_mode"])
-    p.add_argument("--audio-mode", choices=FIELD_WORDS["audio_mode"])
+    p.add_argument(
+        "--control-mode", choices=FIELD_WORDS["control_mode"], help="control: what guides the video"
+    )
+    p.add_argument("--audio-mode", choices=FIELD_WORDS["audio_mode"], help="what happens to the input audio")
     p.add_argument(
         "--placement",
         type=placement_value,
@@ -122,7 +149,9 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
         help="reframe: where the video sits: center, top, bottom, left, right, top_left, ... or "
         "X,Y,WIDTH,HEIGHT as fractions of the output (WIDTH or HEIGHT may be left empty)",
     )
-    p.add_argument("--hosting", choices=hosting_choices(), default="auto")
+    p.add_argument(
+        "--hosting", choices=hosting_choices(), default="auto", help="how input media reach the provider"
+    )
     p.add_argument("--profile", help="named key set in the config file")
     p.add_argument("--base-url", help="override the provider's base URL")
     p.add_argument(
@@ -136,8 +165,20 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument(
-        "-o", "--output", metavar="OUT.mp4", help="output file (default: a new file in the current folder)"
+        "-o",
+        "--output",
+        metavar="OUT.mp4",
+        help="output file or folder (default: a new file in the current folder); an existing file is "
+        "never replaced unless --overwrite is given",
     )
+    p.add_argument("--overwrite", action="store_true", help="let --output replace an existing file")
+    p.add_argument(
+        "--new-take",
+        action="store_true",
+        help="buy a new take even when an earlier run of this request stopped while its submit may "
+        "have been accepted (check 'ltx2 jobs' first); implies --no-cache",
+    )
+    _max_download_flag(p)
     p.set_defaults(handler="generate")
 
 
@@ -165,13 +206,13 @@ def _add_emulator(sub: argparse._SubParsersAction) -> None:
         description="Run the emulator of GMI Cloud, API in One and the LTX API until Ctrl-C.",
     )
     _debug_flag(p)
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8765, help="port to listen on (default 8765)")
     p.add_argument("--allow-remote", action="store_true", help="allow a non-loopback --host")
-    p.add_argument("--queue-seconds", type=float)
-    p.add_argument("--processing-seconds", type=float)
-    p.add_argument("--render-scale", type=float)
-    p.add_argument("--max-render-side", type=int)
+    p.add_argument("--queue-seconds", type=float, help="how long each job stays queued")
+    p.add_argument("--processing-seconds", type=float, help="how long each job processes")
+    p.add_argument("--render-scale", type=float, help="scale of the rendered videos (1 = requested size)")
+    p.add_argument("--max-render-side", type=int, help="cap on the longer side of rendered videos")
     p.add_argument(
         "--fault",
         action="append",
@@ -202,21 +243,27 @@ def _add_jobs(sub: argparse._SubParsersAction) -> None:
     pl = jsub.add_parser("list", help="the newest jobs")
     _debug_flag(pl)
     pl.add_argument("--all", action="store_true", help="every job, not only the newest 20")
-    pl.add_argument("--json", action="store_true")
+    pl.add_argument("--json", action="store_true", help="as JSON")
     ps = jsub.add_parser("show", help="one job in full")
     _debug_flag(ps)
     ps.add_argument("id", help="journal id (or unique prefix) or provider job id")
-    ps.add_argument("--json", action="store_true")
+    ps.add_argument("--json", action="store_true", help="as JSON")
     pr = jsub.add_parser("resume", help="finish polling and download a job without resubmitting it")
     _debug_flag(pr)
     pr.add_argument("id", help="journal id (or unique prefix) or provider job id")
-    pr.add_argument("-o", "--output", metavar="OUT.mp4")
-    pr.add_argument("--poll-timeout", type=float, default=1800.0)
+    pr.add_argument(
+        "-o", "--output", metavar="OUT.mp4", help="output file or folder (default: the current folder)"
+    )
+    pr.add_argument("--overwrite", action="store_true", help="let --output replace an existing file")
+    pr.add_argument(
+        "--poll-timeout", type=float, default=1800.0, help="seconds to wait for the job (default 1800)"
+    )
     pr.add_argument(
         "--poll-interval", type=float, help="seconds between status polls (default: the provider's)"
     )
-    pr.add_argument("--profile")
-    pr.add_argument("--json", action="store_true")
+    pr.add_argument("--profile", help="named key set in the config file")
+    pr.add_argument("--json", action="store_true", help="print the result as JSON")
+    _max_download_flag(pr)
 
 
 def _add_config(sub: argparse._SubParsersAction) -> None:
@@ -227,23 +274,27 @@ def _add_config(sub: argparse._SubParsersAction) -> None:
     )
     _debug_flag(p)
     p.set_defaults(handler="config", config_command="show", profile=None)
-    csub = p.add_subparsers(dest="config_command", metavar="{show,set-key}")
+    csub = p.add_subparsers(dest="config_command", metavar="{show,set-key,delete-key,set-budget}")
     ps = csub.add_parser("show", help="key sources, base URLs, config and data paths")
     _debug_flag(ps)
-    ps.add_argument("--profile")
+    ps.add_argument("--profile", help="named key set in the config file")
     pk = csub.add_parser(
         "set-key", help="store a key in the config file (read from stdin or a hidden prompt)"
     )
     _debug_flag(pk)
-    pk.add_argument("provider", choices=PROVIDER_CHOICES)
-    pk.add_argument("--profile")
+    pk.add_argument("provider", choices=PROVIDER_CHOICES, help="whose key to store")
+    pk.add_argument("--profile", help="named key set in the config file")
+    from .config_cmd import add_delete_key, add_set_budget
+
+    add_delete_key(csub, _debug_flag, PROVIDER_CHOICES)
+    add_set_budget(csub, _debug_flag)
 
 
 def _add_providers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("providers", help="the provider x mode table with models, durations, resolutions")
     _debug_flag(p)
     p.add_argument("--markdown", action="store_true", help="as a Markdown table (the README's source)")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="as JSON")
     p.set_defaults(handler="providers")
 
 
@@ -257,11 +308,19 @@ def build_parser() -> argparse.ArgumentParser:
     _add_jobs(sub)
     _add_config(sub)
     _add_providers(sub)
+    from .spend import add_spend
+
+    add_spend(sub, _debug_flag)
     return parser
 
 
 def _dispatch(args: argparse.Namespace) -> int:
     handler = args.handler
+    if getattr(args, "max_download_mb", None) is not None:  # read (and checked) by the client
+        os.environ["LTX2_MAX_DOWNLOAD_MB"] = f"{args.max_download_mb:g}"
+        from ..config import max_download_bytes
+
+        max_download_bytes()  # a bad value stops here, before any request
     if handler == "generate":
         from .generate import cmd_generate
 
@@ -282,6 +341,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from .config_cmd import cmd_config
 
         return cmd_config(args)
+    if handler == "spend":
+        from .spend import cmd_spend
+
+        return cmd_spend(args)
     if handler == "providers":
         from .providers_cmd import cmd_providers
 
@@ -315,7 +378,7 @@ def with_resume_id(message: str, resume_id: str | None) -> str:
 
 
 def error(message: str) -> None:
-    print(f"ltx2: error: {redact_text(message)}", file=sys.stderr, flush=True)
+    print(f"ltx2: error: {strip_control(redact_text(message))}", file=sys.stderr, flush=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -327,6 +390,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = bool(getattr(args, "debug", False))
     from ..errors import Interrupted, LTX2Error
 
+    previous_term = _term_as_interrupt()
     try:
         return _dispatch(args)
     except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading: not an error to report
@@ -347,6 +411,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         error(f"{type(exc).__name__}: {exc} (run with --debug for details)")
         return EXIT_ERROR
+    finally:
+        if previous_term is not None:
+            signal.signal(signal.SIGTERM, previous_term)
+
+
+def _term_as_interrupt() -> Any:
+    """SIGTERM (a service manager's stop) is handled like Ctrl-C. Returns the handler it replaced."""
+    try:
+        return signal.signal(signal.SIGTERM, signal.default_int_handler)
+    except (ValueError, AttributeError, OSError):  # not the main thread, or no SIGTERM here
+        return None
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ import re
 import sys
 from typing import TextIO
 
-from ..redact import redact_text
+from ..redact import redact_text, strip_control
 from ..types import ProgressEvent
 
 _BAR_WIDTH = 24
@@ -23,7 +23,7 @@ def format_event(event: ProgressEvent, label: str = "") -> str:
     parts = [label] if label else []
     parts.append(f"{event.phase:<11}")
     if event.message:
-        parts.append(redact_text(event.message))
+        parts.append(strip_control(redact_text(event.message)).replace("\n", " "))
     parts.append(f"{event.elapsed:6.1f}s")
     if event.fraction is not None:
         parts.append(_bar(event.fraction))

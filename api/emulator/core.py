@@ -28,6 +28,8 @@ from urllib.parse import unquote_to_bytes, urlsplit
 
 from aiohttp import ClientSession, ClientTimeout, web
 
+from ..urlpolicy import is_loopback_host
+
 PROVIDERS = ("gmi", "apiinone", "ltx")
 EMULATOR_KEY: web.AppKey[Emulator] = web.AppKey("emulator")
 DEFAULT_KEYS = {"gmi": "emulator-gmi-key", "apiinone": "aio_emulatorkey0000", "ltx": "emulator-ltx-key"}
@@ -55,9 +57,38 @@ class EmulatorConfig:
 FAULT_PROVIDERS = ("*", *PROVIDERS)
 FAULT_OPS = ("submit", "status", "download", "upload", "put", "cancel", "job", "list", "models", "*")
 FAULT_KINDS = (
-    "http", "reset", "delay", "malformed", "unknown-status", "truncate", "expire", "empty", "fail", "cancel", "stuck",
+    "http", "reset", "delay", "malformed", "deep", "huge", "unknown-status", "truncate", "expire", "empty",
+    "redirect", "fail", "cancel", "stuck",
 )  # fmt: skip
-FAULT_KIND_PREFIXES = ("shape:",)  # API in One: "shape:<variant>" picks where a finished task puts its URL
+FAULT_KIND_PREFIXES = (
+    "shape:",
+)  # "shape:<variant>": an answer shape seen in the wild (see gmi.py, apiinone.py)
+# Where each protocol applies faults (an op a provider never consults would be accepted and never
+# fire, so it is refused): "download" and "job" are applied by the core for every provider.
+FAULT_SITES: dict[str, frozenset[str]] = {
+    "gmi": frozenset({"submit", "status", "list", "models", "upload", "put", "download", "job"}),
+    "apiinone": frozenset({"submit", "status", "download", "job"}),
+    "ltx": frozenset({"submit", "status", "upload", "put", "download", "job"}),
+}
+_GENERIC_KINDS = frozenset({"http", "reset", "delay", "malformed", "deep", "huge"})
+# Where each protocol reads answer shapes.
+SHAPE_SITES: dict[str, frozenset[str]] = {
+    "gmi": frozenset({"status", "submit"}),
+    "apiinone": frozenset({"status"}),
+    "ltx": frozenset(),
+}
+# The ops each kind can fire on (generic kinds: every op but "job").
+_KIND_OPS: dict[str, frozenset[str]] = {
+    "unknown-status": frozenset({"status"}),
+    "shape:": frozenset({"status", "submit"}),
+    "truncate": frozenset({"download"}),
+    "expire": frozenset({"download"}),
+    "empty": frozenset({"download"}),
+    "redirect": frozenset({"download"}),
+    "fail": frozenset({"job"}),
+    "cancel": frozenset({"job"}),
+    "stuck": frozenset({"job"}),
+}
 
 
 @dataclass
@@ -70,10 +101,13 @@ class Fault:
           "reset"     drop the connection without an answer
           "delay"     wait ``delay`` seconds, then answer normally
           "malformed" answer 200 with a body that is not JSON
+          "deep"      answer 200 with JSON nested 100,000 levels deep
+          "huge"      answer 200 with a JSON body of 300 MB, streamed without a length
           "unknown-status"  (status) a well-formed answer with an unknown status word
           "truncate"  (download) announce the full length, send half, drop the connection
           "expire"    (download) answer as an expired signed URL (403)
           "empty"     (download) answer 200 with an empty body
+          "redirect"  (download) redirect to ``message`` (default: the link-local cloud metadata address)
           "fail" / "cancel" / "stuck" (job) the job fails with ``message`` / is cancelled / never ends
     after_accept: (submit) the job is created and counted first, then the fault replaces the answer
     """
@@ -103,10 +137,37 @@ class Fault:
             raise ValueError(f"fault status {self.status!r}: expected an HTTP status 100-599")
         if int(self.count) < 1:
             raise ValueError(f"fault count {self.count!r}: expected 1 or more")
+        self._check_it_can_fire()
+
+    def _check_it_can_fire(self) -> None:
+        providers = PROVIDERS if self.provider == "*" else (self.provider,)
+        if self.op != "*" and not any(self.op in FAULT_SITES[p] for p in providers):
+            where = ", ".join(sorted(FAULT_SITES[self.provider])) if self.provider != "*" else ""
+            raise ValueError(
+                f"fault op {self.op!r} is never applied for provider {self.provider!r}"
+                + (f" (its ops: {where})" if where else "")
+            )
+        kind = "shape:" if self.kind.startswith("shape:") else self.kind
+        ops = _KIND_OPS.get(kind)
+        if self.op == "*" or (kind in _GENERIC_KINDS and self.op != "job"):
+            pass
+        elif ops is None or self.op not in ops:
+            allowed = ", ".join(sorted(ops)) if ops is not None else "every op but job"
+            raise ValueError(
+                f"fault kind {self.kind!r} never fires on op {self.op!r} (it applies to: {allowed})"
+            )
+        if kind == "shape:" and self.op != "*" and not any(self.op in SHAPE_SITES[p] for p in providers):
+            where = ", ".join(f"{p} {op}" for p, ops in SHAPE_SITES.items() for op in sorted(ops))
+            raise ValueError(
+                f"fault kind {self.kind!r} never fires for {self.provider!r} {self.op!r} (shapes: {where})"
+            )
+        if self.after_accept and self.op not in ("submit", "*"):
+            raise ValueError("after_accept applies to op 'submit' only")
 
     @classmethod
     def parse(cls, text: str) -> Fault:
-        """``PROVIDER:OP:KIND[:STATUS][xCOUNT]``, e.g. ``gmi:status:http:503x2`` or ``*:submit:reset``."""
+        """``PROVIDER:OP:KIND[:STATUS|:SECONDSs][xCOUNT]``, e.g. ``gmi:status:http:503x2``,
+        ``*:submit:reset`` or ``ltx:submit:delay:2.5s``; ``shape:<variant>`` is one kind."""
         count = 1
         repeat = re.search(r"x(\d+)$", text)  # only a trailing xN is a count: "expire" keeps its x
         if repeat:
@@ -114,8 +175,20 @@ class Fault:
         parts = text.split(":")
         if len(parts) < 3:
             raise ValueError(f"fault {text!r}: expected PROVIDER:OP:KIND[:STATUS][xCOUNT]")
-        status = int(parts[3]) if len(parts) > 3 and parts[3] else 500
-        return cls(provider=parts[0], op=parts[1], kind=parts[2], count=count, status=status)
+        if parts[2] == "shape" and len(parts) > 3:  # "shape:<variant>" is one kind
+            parts = [parts[0], parts[1], f"shape:{parts[3]}", *parts[4:]]
+        kind, arg = parts[2], parts[3] if len(parts) > 3 else ""
+        if kind == "delay":
+            try:
+                delay = float(arg.removesuffix("s")) if arg else 0.0
+            except ValueError:
+                raise ValueError(f"fault {text!r}: the delay {arg!r} is not a number of seconds") from None
+            return cls(provider=parts[0], op=parts[1], kind=kind, count=count, delay=delay)
+        try:
+            status = int(arg) if arg else 500
+        except ValueError:
+            raise ValueError(f"fault {text!r}: the status {arg!r} is not an HTTP status") from None
+        return cls(provider=parts[0], op=parts[1], kind=kind, count=count, status=status)
 
 
 @dataclass
@@ -123,6 +196,7 @@ class FileEntry:
     data: bytes
     content_type: str
     expires_at: float | None
+    provider: str = "*"  # whose output or upload it is: download faults of that provider apply
 
 
 @dataclass
@@ -243,6 +317,11 @@ class Emulator:
             return web.json_response(error_body(fault.status, message), status=fault.status, headers=headers)
         if fault.kind == "malformed":
             return web.Response(status=200, text='{"status": "proc', content_type="application/json")
+        if fault.kind == "deep":
+            depth = 100_000
+            return web.Response(status=200, text="[" * depth + "]" * depth, content_type="application/json")
+        if fault.kind == "huge":
+            return await _huge_answer(request)
         return None
 
     # --- request log, auth ---------------------------------------------------------------------
@@ -307,7 +386,7 @@ class Emulator:
             job.ended_at = now
         if state == "success" and job.output_token is None:
             job.output_token = self.put_file(
-                job.render_future.result(), "video/mp4", ttl=self.config.output_url_ttl
+                job.render_future.result(), "video/mp4", ttl=self.config.output_url_ttl, provider=job.provider
             )
         return state
 
@@ -325,10 +404,12 @@ class Emulator:
         return f"{origin(request)}/_files/{job.output_token}"
 
     # --- files -----------------------------------------------------------------------------------
-    def put_file(self, data: bytes, content_type: str, ttl: float | None) -> str:
+    def put_file(self, data: bytes, content_type: str, ttl: float | None, provider: str = "*") -> str:
         token = secrets.token_urlsafe(18)
         with self.lock:
-            self.files[token] = FileEntry(data, content_type, None if ttl is None else self.now() + ttl)
+            self.files[token] = FileEntry(
+                data, content_type, None if ttl is None else self.now() + ttl, provider
+            )
         return token
 
     def reserve_upload(self, content_type: str) -> str:
@@ -360,11 +441,21 @@ class Emulator:
                 raise ValueError(f"no uploaded file at {uri}")
             return entry.data
         parts = urlsplit(uri)
-        if parts.scheme in ("http", "https") and parts.hostname in ("127.0.0.1", "localhost", "::1"):
-            async with ClientSession(timeout=ClientTimeout(total=30)) as session, session.get(uri) as resp:
+        if parts.scheme in ("http", "https") and is_loopback_host(parts.hostname):
+            cap = self.config.max_upload_bytes
+            async with (
+                ClientSession(timeout=ClientTimeout(total=30)) as session,
+                session.get(uri, allow_redirects=False) as resp,  # a redirect could leave loopback
+            ):
                 if resp.status != 200:
                     raise ValueError(f"fetching {uri} gave HTTP {resp.status}")
-                return await resp.read()
+                data = bytearray()
+                # StreamReader.read(n) answers with what has arrived so far: read to the end, capped.
+                async for chunk in resp.content.iter_chunked(1 << 16):
+                    data += chunk
+                    if len(data) > cap:
+                        raise ValueError(f"{uri} is larger than {cap} bytes")
+                return bytes(data)
         raise ValueError(f"the emulator can only fetch data URIs, its own files and loopback URLs, not {uri}")
 
     # --- stats / control -----------------------------------------------------------------------------
@@ -394,6 +485,28 @@ class Emulator:
             self.jobs_created = dict.fromkeys(PROVIDERS, 0)
 
 
+HUGE_ANSWER_BYTES = 300 << 20
+
+
+async def _huge_answer(request: web.Request) -> web.StreamResponse:
+    """A 300 MB JSON answer, streamed in chunks without a Content-Length; it stops early when the
+    client hangs up (as a client that caps answers does)."""
+    resp = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
+    resp.enable_chunked_encoding()
+    await resp.prepare(request)
+    chunk = b'"' + b"x" * ((1 << 20) - 2) + b'",'
+    sent = 0
+    try:
+        await resp.write(b"[")
+        while sent < HUGE_ANSWER_BYTES:
+            await resp.write(chunk)
+            sent += len(chunk)
+        await resp.write(b'""]')
+    except (ConnectionError, RuntimeError):  # the client stopped reading
+        return resp
+    return resp
+
+
 def origin(request: web.Request) -> str:
     return f"{request.scheme}://{request.host}"
 
@@ -414,7 +527,7 @@ async def _serve_file(request: web.Request) -> web.StreamResponse:
     emu: Emulator = request.app[EMULATOR_KEY]
     token = request.match_info["token"]
     entry = emu.files.get(token)
-    fault = emu.take_fault("*", "download")
+    fault = emu.take_fault(entry.provider if entry is not None else "*", "download")
     if (fault is not None and fault.kind == "expire") or (
         entry is not None and entry.expires_at is not None and emu.now() > entry.expires_at
     ):
@@ -433,6 +546,9 @@ async def _serve_file(request: web.Request) -> web.StreamResponse:
             return resp
         if fault.kind == "empty":
             return web.Response(body=b"", content_type=entry.content_type)
+        if fault.kind == "redirect":
+            target = fault.message or "http://169.254.169.254/latest/meta-data/"
+            return web.Response(status=302, headers={"Location": target})
         if fault.kind == "truncate":
             stream = web.StreamResponse(
                 headers={"Content-Type": entry.content_type, "Content-Length": str(len(entry.data))}
@@ -509,7 +625,7 @@ async def _control_faults(request: web.Request) -> web.Response:
         try:
             body = await request.json()
             faults = [Fault(**item) for item in (body if isinstance(body, list) else [body])]
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, AttributeError, RecursionError) as exc:
             return web.json_response({"error": f"invalid fault: {exc}"}, status=400)
         for fault in faults:
             emu.add_fault(fault)
@@ -525,10 +641,56 @@ async def _control_reset(request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 
 
+def _loopback_authority(value: str) -> bool:
+    """True for ``host[:port]`` naming this machine (the Host header or an Origin's authority)."""
+    try:
+        host = urlsplit(f"http://{value.strip()}").hostname
+    except ValueError:
+        return False
+    return is_loopback_host(host)
+
+
+def _control_refusal(request: web.Request) -> web.Response | None:
+    """Why a request may not drive the control API: a web page the user opens must not be able to
+    (a foreign Origin, a cross-site fetch, a Host that is not this machine as after DNS rebinding,
+    a form-style body)."""
+    if not _loopback_authority(request.headers.get("Host", "")):
+        return web.json_response({"error": "the control API answers on a loopback host only"}, status=403)
+    origin_header = request.headers.get("Origin")
+    if origin_header is not None and origin_header != origin(request):
+        return web.json_response(
+            {"error": "cross-origin requests to the control API are refused"}, status=403
+        )
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None and site not in ("same-origin", "none"):
+        return web.json_response({"error": "cross-site requests to the control API are refused"}, status=403)
+    if request.method in ("POST", "PUT", "PATCH"):
+        ctype = request.headers.get("Content-Type", "")
+        has_body = request.content_length not in (None, 0) or request.headers.get("Transfer-Encoding")
+        if (has_body or ctype) and ctype.split(";")[0].strip().lower() != "application/json":
+            return web.json_response({"error": "the control API takes JSON bodies only"}, status=415)
+    return None
+
+
+@web.middleware
+async def _guard(request: web.Request, handler: Callable[[web.Request], Any]) -> web.StreamResponse:
+    """The control API's origin rules, and hostile bodies answered with a 400 instead of a crash."""
+    if request.path.startswith("/_emulator/"):
+        refusal = _control_refusal(request)
+        if refusal is not None:
+            return refusal
+    try:
+        return await handler(request)
+    except RecursionError:
+        return web.json_response({"error": "the body is nested too deeply"}, status=400)
+    except UnicodeDecodeError:
+        return web.json_response({"error": "the body is not valid UTF-8"}, status=400)
+
+
 def build_app(emu: Emulator) -> web.Application:
     from . import apiinone, gmi, ltx  # protocol modules
 
-    app = web.Application(client_max_size=emu.config.max_upload_bytes + (1 << 20))
+    app = web.Application(client_max_size=emu.config.max_upload_bytes + (1 << 20), middlewares=[_guard])
     app[EMULATOR_KEY] = emu
     app.router.add_get("/_files/{token}", _serve_file)
     app.router.add_put("/_files/{token}", _put_file)
@@ -576,7 +738,10 @@ class RunningEmulator:
         }
 
     async def _start(self) -> None:
-        self._runner = web.AppRunner(build_app(self.emulator), access_log=None, handle_signals=False)
+        # Open keep-alive connections must not hold a stop up for the default minute.
+        self._runner = web.AppRunner(
+            build_app(self.emulator), access_log=None, handle_signals=False, shutdown_timeout=1.0
+        )
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
@@ -596,6 +761,11 @@ class RunningEmulator:
         self._ready.set()
         loop.run_forever()
         loop.run_until_complete(self._runner.cleanup())
+        # Handlers still waiting (an injected delay) end here rather than being dropped mid-await.
+        pending = asyncio.all_tasks(loop)
+        for task in pending:
+            task.cancel()
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
         loop.close()
 
     def start(self) -> RunningEmulator:

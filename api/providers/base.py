@@ -232,6 +232,10 @@ class Provider(ABC):
     def parse_upload(self, body: Any) -> UploadTicket:
         raise NotImplementedError(f"{self.display_name} has no upload endpoint")
 
+    def check_media_url(self, field: str, url: str) -> None:
+        """Refuse (InvalidInputError) a media URL this provider will not fetch; by default any is taken."""
+        return None
+
     # --- money ----------------------------------------------------------------------------
     def estimate_cost(self, req: GenerationRequest) -> CostEstimate | None:
         """Estimated price of the request, known before submit (None when unknown)."""

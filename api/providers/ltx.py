@@ -26,6 +26,7 @@ from ..errors import (
     RequestTooLargeError,
 )
 from ..types import GenerationRequest, JobState, MediaInput, MediaKind, Mode, SubmittedJob
+from ..urlpolicy import is_loopback_host
 from . import common as c
 from .base import DurationRule, HttpCall, MediaLimits, ModelSpec, Provider, UploadTicket
 from .spec import ModeRules, NumberRange, Prices, ProviderSpec, VideoLimits
@@ -403,8 +404,7 @@ def check_media_url(field: str, url: str, *, provider: str = "ltx") -> None:
     Loopback hosts stay allowed so a local emulator or proxy can serve them."""
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
-    loopback = host in ("localhost",) or _is_loopback_ip(host)
-    if loopback:
+    if is_loopback_host(host):
         return
     if parts.scheme != "https":
         raise InvalidInputError(
@@ -427,18 +427,14 @@ def check_media_url(field: str, url: str, *, provider: str = "ltx") -> None:
     )
 
 
-def _is_loopback_ip(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 class LtxProvider(Provider):
     """The LTX API by Lightricks. Hosting: the official ``/v1/upload`` flow, data URIs (smaller
     limits) or URLs the user already hosts (https, no IP addresses, no redirects)."""
 
     SPEC = SPEC
+
+    def check_media_url(self, field: str, url: str) -> None:
+        check_media_url(field, url, provider=self.name)
 
     def validate_own(self, req: GenerationRequest, spec: ModelSpec) -> None:
         """The LTX API fetches media URLs itself; reframe's placement box must fit the frame."""

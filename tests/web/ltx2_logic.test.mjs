@@ -3,6 +3,13 @@ import assert from "node:assert/strict";
 import {
   allowedValues,
   badgeText,
+  budgetChanges,
+  costBadge,
+  describeJob,
+  formatAmount,
+  keyRows,
+  limitRows,
+  showToast,
   debouncePerKey,
   estimateFields,
   filterCombo,
@@ -112,4 +119,79 @@ test("debouncePerKey keeps one pending call per key", () => {
   schedule("a", () => calls.push("a2"));
   for (const fn of [...queued.values()]) fn();
   assert.deepEqual(calls.sort(), ["a2", "b1"]);
+});
+
+test("amounts read as dollars or credits", () => {
+  assert.equal(formatAmount(0.485, "USD"), "$0.48");
+  assert.equal(formatAmount(40, "credits"), "40 credits");
+  assert.equal(formatAmount(null, "USD"), "$0.00");
+});
+
+test("budgetChanges: only changed caps, empty removes one, the environment's stay untouched", () => {
+  const budget = {
+    caps: { daily_usd: 5, monthly_usd: null, daily_credits: 50, monthly_credits: null },
+    allow_unknown_cost: false,
+    sources: { daily_usd: "config", daily_credits: "env" },
+  };
+  assert.deepEqual(budgetChanges({ daily_usd: "5", monthly_usd: "", daily_credits: "1" }, budget), {});
+  assert.deepEqual(budgetChanges({ daily_usd: "", monthly_usd: "20", allow_unknown_cost: true }, budget), {
+    daily_usd: "off",
+    monthly_usd: "20",
+    allow_unknown_cost: true,
+  });
+});
+
+test("limitRows: one line per cap that is set, full when reached", () => {
+  const rows = limitRows({
+    limits: {
+      USD_day: { unit: "USD", period: "day", spent: 5, cap: 5 },
+      USD_month: { unit: "USD", period: "month", spent: 5, cap: null },
+      credits_day: { unit: "credits", period: "day", spent: 10, cap: 40 },
+      credits_month: { unit: "credits", period: "month", spent: 0, cap: 0 },
+    },
+  });
+  assert.deepEqual(rows.map((r) => [r.name, r.reached, r.fraction]), [
+    ["USD_day", true, 1],
+    ["credits_day", false, 0.25],
+    ["credits_month", true, 1],
+  ]);
+  assert.equal(rows[0].text, "$5.00 of $5.00");
+});
+
+test("describeJob says what a user can do with each job", () => {
+  const paid = describeJob({ group: "uncollected", provider: "gmi", mode: "text-to-video", can_collect: true,
+    cost: { amount: 0.5, unit: "USD" } }, { gmi: "GMI Cloud" });
+  assert.equal(paid.title, "GMI Cloud · text-to-video");
+  assert.ok(paid.collect && /without a new submit/.test(paid.detail));
+  assert.equal(describeJob({ group: "uncollected", collecting: true }).detail, "Collecting…");
+  assert.match(describeJob({ group: "uncertain" }).detail, /may have been billed/);
+  assert.equal(describeJob({ group: "failed", error: "bad prompt" }).detail, "bad prompt");
+  assert.equal(describeJob({ group: "done", file: "a.mp4" }).cost, "no estimate");
+});
+
+test("keyRows names where a key comes from, never the key", () => {
+  const rows = keyRows({ providers: { ltx: { display_name: "LTX", source: "config", env_var: "LTX_API_KEY" } } });
+  assert.deepEqual(rows, [{ provider: "ltx", label: "LTX", source: "config file", deletable: true }]);
+});
+
+test("showToast speaks both toast APIs", () => {
+  const old = [];
+  assert.ok(showToast({ add: (m) => old.push(m) }, "error", "LTX-2", "boom"));
+  assert.equal(old[0].severity, "error");
+  assert.equal(old[0].detail, "boom");
+  const newer = [];
+  assert.ok(showToast({ warning: (title, o) => newer.push([title, o.description]) }, "warn", "LTX-2", "careful"));
+  assert.deepEqual(newer, [["LTX-2", "careful"]]);
+  assert.equal(showToast(undefined, "info", "x"), false);
+});
+
+test("costBadge builds the frontend's badge, or nothing without text", () => {
+  class Badge {
+    constructor(o) {
+      Object.assign(this, o);
+    }
+  }
+  assert.equal(costBadge(Badge, "≈ $0.36").text, "≈ $0.36");
+  assert.equal(costBadge(Badge, ""), null);
+  assert.equal(costBadge(null, "x"), null);
 });

@@ -125,3 +125,155 @@ export function debouncePerKey(delay, timers = globalThis) {
     );
   };
 }
+
+// --- the LTX-2 sidebar: jobs, spend, budget and keys ------------------------------------------------
+
+export const JOB_GROUPS = ["running", "uncollected", "uncertain", "failed", "done"];
+export const GROUP_LABELS = {
+  running: "Running",
+  uncollected: "Paid, not collected",
+  uncertain: "May have been billed",
+  failed: "Failed",
+  done: "Done",
+};
+
+/** "$1.23" for dollars, "40 credits" for API in One. */
+export function formatAmount(amount, unit) {
+  const value = Number(amount ?? 0);
+  if (unit === "USD") return `$${value.toFixed(2)}`;
+  return `${Math.round(value * 100) / 100} ${unit ?? "credits"}`;
+}
+
+/** The jobs shown for a state filter ("" = all) and a provider filter ("" = all), newest first. */
+export function filterJobs(jobs, { state = "", provider = "" } = {}) {
+  return (jobs ?? [])
+    .filter((j) => (!state || j.group === state) && (!provider || j.provider === provider))
+    .sort((a, b) => (b.created_at ?? 0) - (a.created_at ?? 0));
+}
+
+/** What one job row says: its headline, a detail line and whether it offers Collect. */
+export function describeJob(job, providers = {}) {
+  const who = providers[job.provider] ?? job.provider;
+  const title = [who, job.mode, job.model].filter(Boolean).join(" · ");
+  const cost = job.cost ? formatAmount(job.cost.amount, job.cost.unit) : "no estimate";
+  let detail;
+  switch (job.group) {
+    case "running":
+      detail = `${job.status || job.state}${job.provider_job_id ? ` · job ${job.provider_job_id}` : ""}`;
+      break;
+    case "uncollected":
+      detail = job.collecting
+        ? "Collecting…"
+        : job.collect_error
+          ? `Collect failed: ${job.collect_error}`
+          : "Paid but never collected: Collect downloads it without a new submit";
+      break;
+    case "uncertain":
+      detail = "The submit got no answer and may have been billed: check the provider's dashboard";
+      break;
+    case "failed":
+      detail = job.error || job.state;
+      break;
+    default:
+      detail = job.file ?? "";
+  }
+  return { title, detail, cost, collect: Boolean(job.can_collect), label: GROUP_LABELS[job.group] ?? job.group };
+}
+
+/** Rows of the spend table: one per provider that spent anything this month. */
+export function spendRows(report, providers = {}) {
+  const names = new Set([...Object.keys(report?.today ?? {}), ...Object.keys(report?.this_month ?? {})]);
+  return [...names].sort().map((name) => {
+    const today = report.today?.[name];
+    const month = report.this_month?.[name];
+    const unit = month?.unit ?? today?.unit ?? "USD";
+    return {
+      provider: name,
+      label: providers[name] ?? name,
+      today: formatAmount(today?.spent ?? 0, unit),
+      month: formatAmount(month?.spent ?? 0, unit),
+      unknown: (month?.unknown_cost ?? 0) > 0,
+    };
+  });
+}
+
+/** One line per cap that is set: spent against the cap, the share used (0..1) and whether it is reached. */
+export function limitRows(report) {
+  return Object.entries(report?.limits ?? {})
+    .filter(([, l]) => l.cap !== null && l.cap !== undefined)
+    .map(([name, l]) => ({
+      name,
+      label: `${l.period === "day" ? "Today" : "This month"} (${l.unit === "USD" ? "USD" : "credits"})`,
+      text: `${formatAmount(l.spent, l.unit)} of ${formatAmount(l.cap, l.unit)}`,
+      fraction: l.cap > 0 ? Math.min(1, l.spent / l.cap) : 1,
+      reached: l.spent >= l.cap,
+    }));
+}
+
+export const BUDGET_FIELDS = [
+  { name: "daily_usd", label: "Daily cap (USD)", unit: "USD" },
+  { name: "monthly_usd", label: "Monthly cap (USD)", unit: "USD" },
+  { name: "daily_credits", label: "Daily cap (credits)", unit: "credits" },
+  { name: "monthly_credits", label: "Monthly cap (credits)", unit: "credits" },
+];
+
+/**
+ * The budget changes a form asks for: fields that differ from the budget in force and are not set
+ * by an environment variable (the environment wins, so the page cannot change them). An empty field
+ * removes a cap ("off").
+ */
+export function budgetChanges(values, budget) {
+  const changes = {};
+  for (const { name } of BUDGET_FIELDS) {
+    if (budget?.sources?.[name] === "env" || !(name in (values ?? {}))) continue;
+    const text = String(values[name] ?? "").trim();
+    const current = budget?.caps?.[name] ?? null;
+    if (text === "") {
+      if (current !== null) changes[name] = "off";
+    } else if (Number(text) !== current) {
+      changes[name] = text;
+    }
+  }
+  if ("allow_unknown_cost" in (values ?? {}) && budget?.sources?.allow_unknown_cost !== "env") {
+    const wanted = Boolean(values.allow_unknown_cost);
+    if (wanted !== Boolean(budget?.allow_unknown_cost)) changes.allow_unknown_cost = wanted;
+  }
+  return changes;
+}
+
+/** Where each key comes from, in words (never the key: the server never sends it). */
+export function keyRows(status) {
+  return Object.entries(status?.providers ?? {}).map(([name, info]) => ({
+    provider: name,
+    label: info.display_name ?? name,
+    source:
+      info.source === "env"
+        ? `environment (${info.env_var})`
+        : info.source === "config"
+          ? "config file"
+          : "not set",
+    deletable: info.source === "config",
+  }));
+}
+
+/** Show a toast through whichever toast API the frontend has (newer: error/info/..., older: add). */
+export function showToast(toast, severity, summary, detail = "") {
+  if (!toast) return false;
+  const life = severity === "error" ? 10000 : 4000;
+  if (typeof toast.add === "function") {
+    toast.add({ severity, summary, detail, life });
+    return true;
+  }
+  const method = { error: "error", warn: "warning", success: "success", info: "info" }[severity] ?? "info";
+  if (typeof toast[method] === "function") {
+    toast[method](summary, { description: detail });
+    return true;
+  }
+  return false;
+}
+
+/** The cost badge for a node: an instance of the frontend's badge class (both renderers read node.badges). */
+export function costBadge(BadgeClass, text) {
+  if (!BadgeClass || !text) return null;
+  return new BadgeClass({ text, fgColor: "#ffffff", bgColor: "#2a6b3a" });
+}
