@@ -5,10 +5,12 @@ What counts (one rule, shared by ``ltx2 spend``, the sidebar and the budget guar
 - a job the provider accepted: it has a provider job id, whatever happened to it later (running,
   finished, collected, failed or cancelled by the provider: the provider may bill all of them);
 - a submit that may have been billed: ``uncertain`` (sent, no answer), and a ``pending`` claim whose
-  process died mid-submit. Both count, because a budget that leaves them out could be overrun by
-  jobs the provider did accept; the ledger shows them apart so the user can see why;
-- a claim in flight (``pending``, its submit about to be sent or waiting for its answer) counts for
-  the budget guard only, so two processes cannot both pass a cap that only one job fits.
+  process died while its submit may have been sent (an orphan). Both count, because a budget that
+  leaves them out could be overrun by jobs the provider did accept; the ledger shows them apart so
+  the user can see why;
+- a claim in flight (``pending``, its process alive: inputs being hosted, the submit being sent or
+  waiting for its answer) counts for the budget guard only, so two processes cannot both pass a cap
+  that only one job fits. A claim whose process died before sending anything counts nowhere.
 
 Never counted: submits the provider refused (``rejected``: no job id, nothing billed), and reruns
 answered from the result cache or by resuming a job (they create no journal record).
@@ -57,13 +59,10 @@ def category(record: JobRecord, now: float) -> str | None:
     if record.state is RecordState.UNCERTAIN:
         return "uncertain"
     if record.state is RecordState.PENDING:
-        return "uncertain" if died_mid_submit(record, now) else "in_flight"
+        if record.is_abandoned(now):  # its process died before the submit was sent: nothing billed
+            return None
+        return "uncertain" if record.is_orphan(now) else "in_flight"
     return None
-
-
-def died_mid_submit(record: JobRecord, now: float) -> bool:
-    """A claim whose process died while its submit may have been accepted (the journal's owner rule)."""
-    return record.is_orphan(now)
 
 
 # Rows that may count, selected in SQL; ``category`` decides the rest.

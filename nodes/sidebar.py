@@ -20,31 +20,24 @@ _collecting: dict[str, asyncio.Task] = {}
 _collect_errors: dict[str, str] = {}
 
 
-# A running job whose record has not changed for this long has nobody polling it any more (the status
-# word is written whenever it changes, and a run gives up after its poll timeout, 30 min by default).
-IDLE_RUNNING_SECONDS = 3600.0
-
-
 def group_of(record: Any, now: float) -> str:
     """running | uncollected | uncertain | failed | done for one journal record."""
     from ..api.journal import RecordState
-    from ..api.ledger import died_mid_submit
 
     state = record.state
     if state is RecordState.DOWNLOADED:
         return "done" if record.result_path and Path(record.result_path).is_file() else "uncollected"
     if state in (RecordState.FAILED, RecordState.CANCELLED, RecordState.REJECTED):
         return "failed"
-    if state is RecordState.UNCERTAIN or (state is RecordState.PENDING and died_mid_submit(record, now)):
+    if state is RecordState.UNCERTAIN:
         return "uncertain"
     if state is RecordState.PENDING:
-        return "running"
+        if record.is_abandoned(now):  # its process died before sending anything
+            return "failed"
+        return "uncertain" if record.is_orphan(now) else "running"
     if record.provider_job_id is None:
         return "failed"
-    if (
-        state in (RecordState.SUBMITTED, RecordState.RUNNING)
-        and record.updated_at >= now - IDLE_RUNNING_SECONDS
-    ):
+    if state in (RecordState.SUBMITTED, RecordState.RUNNING) and record.owner_alive(now):
         return "running"
     # Finished but not downloaded, interrupted, or running with nobody polling it any more.
     return "uncollected"

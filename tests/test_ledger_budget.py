@@ -286,39 +286,33 @@ def test_claims_through_the_guard_never_commit_more_than_the_cap(
 
 
 def test_the_sidebar_groups_jobs_the_way_a_user_acts_on_them(isolated_env: Path) -> None:
-    from ltx2_nodes.nodes.sidebar import IDLE_RUNNING_SECONDS, group_of
+    from ltx2_nodes.api.journal import STALE_PENDING_SECONDS
+    from ltx2_nodes.nodes.sidebar import group_of
 
     journal = Journal(isolated_env / "journal.sqlite3")
     now = time.time()
-    stale = now + IDLE_RUNNING_SECONDS + 60  # seen that much later
+    stale = now + STALE_PENDING_SECONDS + 60  # seen that much later: records without a live owner
 
-    def record(**fields):
-        created = journal.create(
+    def record(*path: RecordState, **fields):
+        """A new record taken through ``path`` (the last step gets ``fields``)."""
+        made = journal.create(
             _req("ltx", len(journal.list(limit=0))), model="m", base_url="http://x", cost=None
         )
-        state = fields.pop("state", None)
-        if state is None:
-            return created
-        if state not in (RecordState.REJECTED, RecordState.UNCERTAIN, RecordState.SUBMITTED):
-            # The journal's state machine: a job is accepted (its id known) before it runs or ends.
-            journal.set_state(
-                created.id, RecordState.SUBMITTED, provider_job_id=fields.pop("provider_job_id")
-            )
-        if state is RecordState.DOWNLOADED:
-            journal.set_state(created.id, RecordState.SUCCEEDED)
-        return journal.set_state(created.id, state, **fields)
+        for n, state in enumerate(path):
+            made = journal.set_state(made.id, state, **(fields if n == len(path) - 1 else {}))
+        return made
 
-    pending = record()
-    running = record(state=RecordState.RUNNING, provider_job_id="j1")
-    interrupted = record(state=RecordState.INTERRUPTED, provider_job_id="j2")
-    gone = record(
-        state=RecordState.DOWNLOADED, provider_job_id="j3", result_path=str(isolated_env / "deleted.mp4")
-    )
+    accepted = (RecordState.SUBMITTED,)
     kept = isolated_env / "kept.mp4"
     kept.write_bytes(b"mp4")
-    done = record(state=RecordState.DOWNLOADED, provider_job_id="j4", result_path=str(kept))
-    refused = record(state=RecordState.REJECTED)
-    unanswered = record(state=RecordState.UNCERTAIN)
+    pending = record()
+    running = record(RecordState.SUBMITTED, RecordState.RUNNING, provider_job_id="j1")
+    interrupted = record(RecordState.SUBMITTED, RecordState.INTERRUPTED, provider_job_id="j2")
+    finished = (*accepted, RecordState.SUCCEEDED, RecordState.DOWNLOADED)
+    gone = record(*finished, provider_job_id="j3", result_path=str(isolated_env / "deleted.mp4"))
+    done = record(*finished, provider_job_id="j4", result_path=str(kept))
+    refused = record(RecordState.REJECTED)
+    unanswered = record(RecordState.UNCERTAIN)
     assert [group_of(r, now) for r in (pending, running, interrupted, gone, done, refused, unanswered)] == [
         "running", "running", "uncollected", "uncollected", "done", "failed", "uncertain"
     ]  # fmt: skip

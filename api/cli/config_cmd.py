@@ -91,8 +91,8 @@ def cmd_set_key(provider: str, profile: str | None) -> int:
 def add_delete_key(csub: argparse._SubParsersAction, debug_flag, providers: tuple[str, ...]) -> None:
     pd = csub.add_parser("delete-key", help="remove a stored key from the config file")
     debug_flag(pd)
-    pd.add_argument("provider", choices=providers)
-    pd.add_argument("--profile")
+    pd.add_argument("provider", choices=providers, help="whose stored key to remove")
+    pd.add_argument("--profile", help="named key set in the config file")
 
 
 def cmd_delete_key(provider: str, profile: str | None) -> int:

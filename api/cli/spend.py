@@ -20,7 +20,7 @@ def add_spend(sub: argparse._SubParsersAction, debug_flag) -> None:
     )
     debug_flag(p)
     p.add_argument("--month", action="store_true", help="each day of this month, not only the totals")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="one JSON document (spend, budget and what is left)")
     p.set_defaults(handler="spend")
 
 
