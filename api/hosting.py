@@ -408,7 +408,7 @@ async def _host_on_s3(
         if hit is not None:
             _check_fetchable(provider, media, hit, settings)
             try:
-                await asyncio.to_thread(store.probe, hit)
+                await store.probe(hit)
             except HostingError:  # gone (deleted, lifecycle rule): store it again below
                 await asyncio.to_thread(cache.forget, S3_CACHE_PROVIDER, where, "s3", digest)
             else:
@@ -417,7 +417,7 @@ async def _host_on_s3(
     url, expires_at = await asyncio.to_thread(store.presign, key)  # local: nothing sent yet
     _check_fetchable(provider, media, url, settings)
     await asyncio.to_thread(store.ensure, key, media.data, media.content_type, digest)
-    await asyncio.to_thread(store.probe, url)
+    await store.probe(url)
     if cache is not None:
         await asyncio.to_thread(cache.put, S3_CACHE_PROVIDER, where, "s3", digest, url, expires_at)
     _track(url, store, cache, key, digest)

@@ -90,11 +90,10 @@ def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
 
 
 def redact_keys(text: str) -> str:
-    """Only the registered keys removed (exact matches): for stored values that must stay usable, such
-    as an output URL whose signature is needed to download it."""
-    for secret in sorted(_known_secrets, key=len, reverse=True):
-        text = text.replace(secret, "***")
-    return text
+    """Only the registered keys removed (in every form they take: raw, in a URL, in JSON): for stored
+    values that must stay usable, such as an output URL whose signature is needed to download it."""
+    known = {s for s in _known_secrets.copy() if s}
+    return _mask_secrets(text, known) if known else text
 
 
 def redact(value: Any, secrets: Iterable[str] = ()) -> Any:

@@ -197,24 +197,34 @@ class S3Store:
             raise self._error(exc, "uploading") from None
         return True
 
-    def probe(self, url: str) -> None:
-        """Fetch the first byte of a presigned URL as the provider will (no redirects followed), so a
-        URL the provider could not read is refused before the paid submit."""
-        import httpx  # late: only this method needs it here
+    async def probe(self, url: str) -> None:
+        """Fetch the first byte of a presigned URL as the provider will: under the package's URL policy
+        (no private address, http only to loopback) and without following redirects, so a URL the
+        provider could not read is refused before the paid submit."""
+        from . import urlpolicy
+        from .net.connections import Timeouts, build_http
 
+        http, pinned = build_http(Timeouts(connect=10.0, read=PROBE_TIMEOUT, write=PROBE_TIMEOUT))
         try:
-            with (
-                httpx.Client(timeout=PROBE_TIMEOUT, follow_redirects=False) as http,
-                http.stream("GET", url, headers={"Range": "bytes=0-0"}) as resp,
-            ):
-                status = resp.status_code
-                body = b""
-                if status not in (200, 206):
-                    for chunk in resp.iter_bytes():
-                        body += chunk
-                        if len(body) >= _ERROR_BODY_CAP:
-                            break
-        except Exception as exc:  # httpx.HTTPError, an invalid URL: one line all the same
+            async with http:
+                if pinned:
+                    urlpolicy.check_url(url)  # each connection checks the addresses it resolves
+                else:
+                    await urlpolicy.check_url_resolved(url)
+                async with http.stream("GET", url, headers={"Range": "bytes=0-0"}) as resp:
+                    status = resp.status_code
+                    body = b""
+                    if status not in (200, 206):
+                        async for chunk in resp.aiter_bytes():
+                            body += chunk
+                            if len(body) >= _ERROR_BODY_CAP:
+                                break
+        except urlpolicy.UrlRefused as exc:
+            raise HostingError(
+                f"No provider can fetch inputs stored at {urlpolicy.host_of(url)}: {exc}. Set "
+                f"{self.settings.setting('endpoint_url')} to the storage's public https:// endpoint."
+            ) from None
+        except Exception as exc:  # httpx.HTTPError, a name that does not resolve: one line all the same
             raise HostingError(
                 f"Cannot read the stored input back from {_where(self.settings, self.region)} "
                 f"({type(exc).__name__}): check {self.settings.setting('endpoint_url')}."

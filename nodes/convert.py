@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -154,7 +156,7 @@ def video_file_path(video: Any) -> Path | None:
     return None
 
 
-def _in_memory_bytes(video: Any) -> bytes | None:
+def in_memory_bytes(video: Any) -> bytes | None:
     """The bytes of a VIDEO whose stream source is an in-memory file (``VideoFromFile(BytesIO)``)."""
     getter = getattr(video, "get_stream_source", None)
     if not callable(getter):
@@ -177,21 +179,27 @@ def _passes_through(info: MediaInfo, path: Path) -> bool:
 def video_to_media(video: Any, name: str = "video") -> MediaInput:
     """VIDEO -> MP4 ``MediaInput``. An H.264/H.265 MP4 (a file, or an in-memory file) is sent byte
     for byte; anything else is decoded to components once and encoded to H.264 MP4."""
+    from ..api.errors import MediaError
     from ..api.media.inputs import media_from_bytes
     from ..api.media.probe import probe
 
     path = video_file_path(video)
-    memory = _in_memory_bytes(video) if path is None else None
+    memory = in_memory_bytes(video) if path is None else None
     source = path if path is not None else memory
     if source is not None:
+        label = path if path is not None else Path(f"{name}.mp4")
         try:
             info = probe(source)
-        except Exception:  # unreadable as it is: decode through components below
-            info = None
-        label = path if path is not None else Path(f"{name}.mp4")
-        if info is not None and _passes_through(info, label):
+        except MediaError as exc:
+            raise MediaError(f"The {name} input '{label.name}' cannot be read: {exc.message}") from exc
+        if _passes_through(info, label):
             data = path.read_bytes() if path is not None else memory
             return media_from_bytes(data, MediaKind.VIDEO, filename=label.name, content_type="video/mp4")
+        # Re-encoded from this pack's own decoders (any channel count, bounded memory), never
+        # through the VIDEO's components.
+        frames, fps = decode_frames_tensor(source)
+        audio = decode_audio_dict(source, silent_when_missing=False)
+        return frames_to_media(frames, fps, audio=audio, name=name, audio_name=f"{name}.audio")
     getter = getattr(video, "get_components", None)
     if not callable(getter):
         raise InvalidInputError(
@@ -247,7 +255,7 @@ def video_output(path: str | Path) -> Any:
 
 
 def decode_frames_tensor(
-    path: str | Path,
+    path: str | Path | bytes,
     *,
     max_frames: int = 0,
     stride: int = 1,
@@ -256,13 +264,17 @@ def decode_frames_tensor(
     out: Any = None,
 ) -> tuple[Any, float]:
     """MP4 -> IMAGE tensor float32 [N,H,W,3] allocated once and filled in place; returns (tensor, fps).
-    ``out`` may supply that tensor (of the shape ``plan_decode`` announces)."""
+    ``out`` may supply that tensor (of the shape ``plan_decode`` announces). ``path`` may also be the
+    bytes of an in-memory video. ComfyUI's Cancel stops the decode between two frames."""
     import numpy as np
     import torch
 
-    from ..api.media.decode import decode_frames, plan_decode
+    from ..api.media.decode import check_fits_in_memory, decode_frames, plan_decode
+    from .comfy import processing_interrupted
 
     plan = plan_decode(path, max_frames=max_frames, stride=stride, max_side=max_side)
+    if out is None:
+        check_fits_in_memory(plan)
     shape = (plan.frame_count, plan.height, plan.width, 3)
     if out is not None and (
         tuple(out.shape) != shape or out.dtype != torch.float32 or not out.is_contiguous()
@@ -270,9 +282,17 @@ def decode_frames_tensor(
         raise ValueError(f"out must be a contiguous float32 tensor of shape {shape}, got {tuple(out.shape)}")
     tensor = out if out is not None else torch.empty(shape, dtype=torch.float32)
     target = tensor.numpy()  # shares memory with the tensor: the decoder writes straight into it
-    filled = decode_frames(
-        path, max_frames=max_frames, stride=stride, max_side=max_side, out=target, on_frame=on_frame
-    )
+    with comfy_interrupts():
+        filled = decode_frames(
+            path,
+            max_frames=max_frames,
+            stride=stride,
+            max_side=max_side,
+            out=target,
+            on_frame=on_frame,
+            should_stop=processing_interrupted,
+            plan=plan,
+        )
     if filled.shape[0] == 0:
         raise_empty(path)
     # Normally a view of the one tensor (trimmed when the container had fewer frames than announced);
@@ -281,10 +301,29 @@ def decode_frames_tensor(
     return tensor, float(plan.fps)
 
 
-def raise_empty(path: str | Path) -> None:
+@contextmanager
+def comfy_interrupts() -> Iterator[None]:
+    """Inside ComfyUI an interrupted decode ends as ComfyUI's own interruption (the run stops
+    quietly, as after any Cancel); outside it stays ``Interrupted`` and the local flag is reset."""
+    from ..api.errors import Interrupted
+    from .comfy import _module, consume_local_interrupt
+
+    try:
+        yield
+    except Interrupted:
+        mm = _module("comfy.model_management")
+        stop = getattr(mm, "InterruptProcessingException", None) if mm is not None else None
+        if stop is not None:
+            raise stop() from None
+        consume_local_interrupt()
+        raise
+
+
+def raise_empty(path: str | Path | bytes) -> None:
     from ..api.errors import MediaError
 
-    raise MediaError(f"The video '{Path(path).name}' has no decodable frames.")
+    name = "in-memory video" if isinstance(path, (bytes, bytearray)) else f"video '{Path(path).name}'"
+    raise MediaError(f"The {name} has no decodable frames.")
 
 
 def placeholder_frames() -> Any:
@@ -295,7 +334,7 @@ def placeholder_frames() -> Any:
 
 
 def decode_audio_dict(
-    path: str | Path, *, duration: float | None = None, silent_when_missing: bool = True
+    path: str | Path | bytes, *, duration: float | None = None, silent_when_missing: bool = True
 ) -> dict | None:
     """MP4 audio -> AUDIO ``{"waveform": [1,C,T], "sample_rate"}``; a silent stereo 48 kHz track of the
     video's length when the file has no audio (so downstream audio nodes always get a value)."""

@@ -271,3 +271,17 @@ def test_control_audio_modes_and_length(source: bytes) -> None:
         render_control(source, "edges", "none", 64, 36, 25)
     with pytest.raises(ValueError):
         render_control(source, "canny", "loud", 64, 36, 25)
+
+
+def test_large_renders_keep_the_stated_size_fps_and_frame_count() -> None:
+    from ltx2_nodes.api.emulator.render import DETAIL_SIDE, detail_size
+
+    assert detail_size(W, H) == (W, H)  # small renders are drawn at their size
+    assert max(detail_size(1920, 1080)) == DETAIL_SIDE and detail_size(1080, 1920) == (360, 640)
+    data = render_clip(ClipSpec(1280, 720, FPS, 0.36, "a harbour at noon", 4))
+    info = probe(data)
+    assert (info.width, info.height, info.fps, info.frame_count) == (1280, 720, 25.0, 9)
+    assert info.video_codec == "h264" and info.has_audio and info.channels == 2
+    frames, _ = _decode(data)
+    assert frames.shape == (9, 720, 1280, 3) and float(frames.std()) > 0.05
+    assert _diff(frames[0], frames[-1]) > 0.01  # still animated

@@ -209,10 +209,10 @@ def submitted_uris(emulator: RunningEmulator) -> list[str]:
 
 
 def no_submits(emulator: RunningEmulator) -> bool:
-    # The run's claim may be in the journal, closed as never sent (nothing billed).
+    """Nothing reached the provider, and the journal says nothing was sent (no paid job to collect)."""
     records = Journal().list(limit=0)
     return sum(emulator.emulator.submit_requests.values()) == 0 and all(
-        r.state is RecordState.REJECTED for r in records
+        r.state is RecordState.REJECTED and r.provider_job_id is None for r in records
     )
 
 
@@ -478,7 +478,7 @@ async def test_endpoints_no_provider_can_fetch_from_are_refused(aws_clean: Path,
     for url, words in (
         ("http://storage.example.com", "plain http"),
         ("https://10.0.0.5:9000", "private"),
-        ("https://169.254.169.254", "private"),
+        ("https://169.254.169.254", "link-local"),
     ):
         monkeypatch.setenv("LTX2_S3_ENDPOINT_URL", url)
         with pytest.raises(ConfigError, match="LTX2_S3_ENDPOINT_URL") as info:

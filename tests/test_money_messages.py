@@ -236,3 +236,16 @@ def test_output_never_replaces_a_file_unless_asked(emulator: RunningEmulator, tm
     replaced = ltx2(*args, "--overwrite", env=env)
     assert replaced.returncode == 0, replaced.stderr
     assert out.read_bytes()[4:8] == b"ftyp" and emulator.emulator.submit_requests["gmi"] == 1
+
+
+def test_stored_urls_lose_every_form_of_a_key_but_keep_their_signature() -> None:
+    from urllib.parse import quote
+
+    from ltx2_nodes.api.redact import redact_keys, register_secret
+
+    key = "gmi_Stored+Key/0123456789abcdef"
+    register_secret(key)
+    url = f"https://cdn.example.com/v.mp4?X-Goog-Signature=abc123&echo={quote(key, safe='')}&raw={key}"
+    kept = redact_keys(url)
+    assert key not in kept and quote(key, safe="") not in kept
+    assert "X-Goog-Signature=abc123" in kept

@@ -11,7 +11,7 @@ import hashlib
 import math
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from io import BytesIO
 from typing import TypeVar
@@ -21,6 +21,13 @@ import numpy as np
 SAMPLE_RATE = 48_000  # generated and carried audio is resampled to this (AAC stereo)
 KEEP_CRF = 12  # re-encodes that keep input frames (retake, extend) stay close to the input
 CLIP_CRF = 18
+# x264's quickest preset: a few times faster than "veryfast" for a somewhat larger file, which a
+# loopback emulator does not mind. Still H.264 yuv420p that every player reads.
+PRESET = "ultrafast"
+# Generated pictures (scenes, image drift, control maps) are drawn with the longer side at most this
+# long and scaled to the stated size by libswscale while encoding: the file has the requested size,
+# fps and frame count at a fraction of the drawing cost. Frames kept from an input are not scaled.
+DETAIL_SIDE = 640
 RETAKE_MODES = ("replace_audio_and_video", "replace_audio", "replace_video")
 EXTEND_WHERE = ("end", "start")
 CONTROL_MODES = ("canny", "depth", "pose")
@@ -66,6 +73,14 @@ def render_size(width: int, height: int, scale: float = 1.0, max_side: int = 0) 
 
 def _even(x: float) -> int:
     return max(2, round(x / 2.0) * 2)
+
+
+def detail_size(width: int, height: int) -> tuple[int, int]:
+    """The size generated pictures are drawn at for a ``width`` x ``height`` video (see DETAIL_SIDE)."""
+    if max(width, height) <= DETAIL_SIDE:
+        return width, height
+    shrink = DETAIL_SIDE / max(width, height)
+    return max(16, _even(width * shrink)), max(16, _even(height * shrink))
 
 
 def frame_count(duration: float, fps: float) -> int:
@@ -185,19 +200,40 @@ def _fit_audio(wav: np.ndarray, n_samples: int) -> np.ndarray:
     return np.pad(wav, ((0, 0), (0, n_samples - wav.shape[1])))
 
 
-def _encode(frames: np.ndarray, fps: float, audio: np.ndarray | None, crf: int) -> bytes:
-    from ..media.encode import encode_video
+def _encode(
+    frames: Iterable[np.ndarray],
+    fps: float,
+    audio: np.ndarray | None,
+    crf: int,
+    size: tuple[int, int] | None = None,
+) -> bytes:
+    """Frames (an array, or any iterable of [h,w,3] pictures scaled to ``size``) -> MP4 bytes."""
+    from ..media.encode import encode_video_stream
 
-    if audio is not None:
-        return encode_video(frames, fps, audio=audio, sample_rate=SAMPLE_RATE, crf=crf)
-    return encode_video(frames, fps, crf=crf)
+    rate = SAMPLE_RATE if audio is not None else None
+    if size is None:
+        frames = np.asarray(frames)
+        size = (frames.shape[2], frames.shape[1])
+    return encode_video_stream(
+        frames, fps, size, audio=audio, sample_rate=rate, crf=crf, preset=PRESET, fast_audio=True
+    )
 
 
 def _load_image(data: bytes, width: int, height: int) -> np.ndarray:
     """Input image, cover-resized (aspect kept, centre crop) to width x height, uint8 RGB."""
     from PIL import Image
 
-    with Image.open(BytesIO(data)) as img:
+    from ..media.probe import MAX_IMAGE_PIXELS
+
+    try:
+        opened = Image.open(BytesIO(data))
+    except Image.DecompressionBombError as exc:
+        raise ValueError(f"the input image is a decompression bomb: {exc}") from exc
+    with opened as img:
+        if img.width * img.height > MAX_IMAGE_PIXELS:  # never expand a decompression bomb
+            raise ValueError(
+                f"the input image has {img.width}x{img.height} pixels; at most {MAX_IMAGE_PIXELS:,}"
+            )
         img = img.convert("RGB")
         iw, ih = img.size
         scale = max(width / iw, height / ih)
@@ -318,7 +354,10 @@ class _Scene:
         by = k * self.y * self.dir[1]
         wave = np.outer(np.cos(by), np.sin(ax))
         wave += np.outer(np.sin(by), np.cos(ax))
-        img = self.lut[((wave + 1.0) * 127.5 + 0.5).astype(np.uint8)]
+        wave += 1.0
+        wave *= 127.5
+        wave += 0.5
+        img = np.take(self.lut, wave.astype(np.uint8), axis=0)
         for colour, radius, speed, phase, orbit in self.discs:
             cx = w * (0.5 + orbit[0] * math.sin(speed[0] * t * 2.0 + phase[0])) - pan * 0.3
             cy = h * (0.5 + orbit[1] * math.sin(speed[1] * t * 2.0 + phase[1]))
@@ -402,20 +441,22 @@ def render_clip(spec: ClipSpec) -> bytes:
         else:
             audio = None
 
-    frames = np.empty((n, h, w, 3), dtype=np.uint8)
-    if spec.image is not None:
-        drift = _Drift(_load_image(spec.image, w, h), spec.prompt, spec.seed)
+    dw, dh = detail_size(w, h)
+    env = _envelope(carried, n, fps) if carried is not None else None
+
+    def pictures() -> Iterator[np.ndarray]:
+        drift = _Drift(_load_image(spec.image, dw, dh), spec.prompt, spec.seed) if spec.image else None
+        scene = _Scene(dw, dh, spec.prompt, spec.seed) if drift is None else None
         for i in range(n):
-            frames[i] = drift.frame(i / max(1, n - 1), i / fps)
-    else:
-        scene = _Scene(w, h, spec.prompt, spec.seed)
-        for i in range(n):
-            frames[i] = scene.frame(i / fps)
-    if carried is not None:  # lipsync-style: a mouth that opens with the sound (never on frame 0 of an image)
-        env = _envelope(carried, n, fps)
-        for i in range(1 if spec.image is not None else 0, n):
-            _draw_mouth(frames[i], float(env[i]))
-    return _encode(frames, fps, audio, CLIP_CRF)
+            picture = (
+                drift.frame(i / max(1, n - 1), i / fps) if drift is not None else scene.frame(i / fps)  # type: ignore[union-attr]
+            )
+            # lipsync-style: a mouth that opens with the sound (never on frame 0 of an image)
+            if env is not None and (i > 0 or spec.image is None):
+                _draw_mouth(picture, float(env[i]))
+            yield picture
+
+    return _encode(pictures(), fps, audio, CLIP_CRF, size=(w, h))
 
 
 def render_retake(
@@ -510,22 +551,25 @@ def render_control(
         raise ValueError(f"control mode {control_mode!r}: expected one of {', '.join(CONTROL_MODES)}")
     if audio_mode not in AUDIO_MODES:
         raise ValueError(f"audio mode {audio_mode!r}: expected one of {', '.join(AUDIO_MODES)}")
-    src = _decode_video(video, max_side=max(width, height), with_audio=audio_mode == "preserve")
+    dw, dh = detail_size(width, height)
+    src = _decode_video(video, max_side=max(dw, dh), with_audio=audio_mode == "preserve")
     n_src = src.frames.shape[0]
     fps = float(fps)
     n = frame_count(duration, fps) if duration is not None else _seconds_to_frames(n_src / src.fps, fps)
     draw = {"canny": _canny, "depth": _depth, "pose": _pose}[control_mode]
-    frames = np.empty((n, height, width, 3), dtype=np.uint8)
-    for i in range(n):
-        j = min(n_src - 1, int(i / fps * src.fps + 1e-6))
-        frames[i] = draw(_resize_nearest(src.frames[j], width, height))
+
+    def pictures() -> Iterator[np.ndarray]:
+        for i in range(n):
+            j = min(n_src - 1, int(i / fps * src.fps + 1e-6))
+            yield draw(_resize_nearest(src.frames[j], dw, dh))
+
     n_samples = round(n / fps * SAMPLE_RATE)
     audio = None
     if audio_mode == "preserve" and src.audio is not None:
         audio = _fit_audio(src.audio, n_samples)
     elif audio_mode == "generate":
         audio = generate_audio(n_samples, prompt, seed)
-    return _encode(frames, fps, audio, CLIP_CRF)
+    return _encode(pictures(), fps, audio, CLIP_CRF, size=(width, height))
 
 
 # --- control renderers (one frame, uint8 RGB -> uint8 RGB) ---------------------------------------------

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import queue
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -11,12 +13,15 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import MediaError
+from ..errors import Interrupted, MediaError
+from .prefault import populate
 from .probe import count_video_packets
 
 Source = str | Path | bytes
 
 _INV_255 = np.float32(1.0 / 255.0)
+_IN_FLIGHT = 4  # decoded uint8 frames waiting for conversion: bounds the extra memory
+_POPULATE_STEP = 2 << 20  # float32 elements (8 MB) of the output faulted in per step while idle
 
 
 @dataclass(frozen=True)
@@ -150,6 +155,30 @@ def plan_decode(path: str | Path, *, max_frames: int = 0, stride: int = 1, max_s
     )
 
 
+def available_memory() -> int | None:
+    """Bytes the system can hand out now without swapping (Linux MemAvailable), or None if unknown."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def check_fits_in_memory(plan: DecodePlan, *, share: float = 0.9) -> None:
+    """Refuse a decode whose output would not fit in memory: an over-committed allocation succeeds
+    and then gets the whole process killed while it fills."""
+    free = available_memory()
+    if free is not None and plan.nbytes > share * free:
+        raise MediaError(
+            f"Decoding {plan.frame_count} frames of {plan.width}x{plan.height} needs "
+            f"{plan.nbytes / 2**30:.1f} GB and {free / 2**30:.1f} GB of memory are available; "
+            "lower max_frames or max_side, or raise frame_stride."
+        )
+
+
 # ---------------------------------------------------------------------------------------------
 # frames
 
@@ -174,6 +203,62 @@ def _target_array(
     return out
 
 
+class _Filler:
+    """The second thread of a decode: uint8 RGB frames -> float32 0..1 slots of ``target``.
+
+    The decoder (FFmpeg's threads and swscale, which run without the GIL) keeps producing while
+    this thread converts; whenever it has nothing to convert it faults in the pages of the next
+    slots, so the first touch of the fresh output overlaps decoding instead of following it."""
+
+    def __init__(self, target: np.ndarray, count: int) -> None:
+        self.target = target
+        self.count = count
+        self.error: BaseException | None = None
+        self._queue: queue.Queue[tuple[int, Any] | None] = queue.Queue(maxsize=_IN_FLIGHT)
+        self._thread = threading.Thread(target=self._run, name="ltx2-decode-fill", daemon=True)
+        self._thread.start()
+
+    def put(self, index: int, rgb: Any) -> None:
+        if self.error is not None:
+            raise self.error
+        self._queue.put((index, rgb))
+
+    def close(self) -> None:
+        """Wait until every frame put so far is written; re-raise what went wrong in the thread."""
+        self._queue.put(None)
+        self._thread.join()
+        if self.error is not None:
+            raise self.error
+
+    def _run(self) -> None:
+        flat = self.target[: self.count].reshape(-1) if self.target.flags.c_contiguous else None
+        per_frame = self.target[0].size
+        populated = 0  # elements of ``flat`` known to be resident
+        try:
+            while True:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    if flat is not None and populated < flat.size:
+                        # Small steps, so a frame that arrives meanwhile waits at most a few ms.
+                        populate(flat[populated : populated + _POPULATE_STEP])
+                        populated += _POPULATE_STEP
+                        continue
+                    item = self._queue.get()
+                if item is None:
+                    return
+                index, rgb = item
+                # One pass: numpy casts uint8 -> float32 in cache-sized chunks as it scales (the
+                # same float32 values as a cast then a scale, at half the memory traffic), without
+                # the GIL.
+                np.multiply(rgb, _INV_255, out=self.target[index], dtype=np.float32, casting="unsafe")
+                populated = max(populated, (index + 1) * per_frame)
+        except BaseException as exc:  # handed to the decoding thread, which raises it
+            self.error = exc
+            while self._queue.get() is not None:  # keep the producer from blocking on a full queue
+                pass
+
+
 def decode_frames(
     path: str | Path,
     *,
@@ -183,19 +268,27 @@ def decode_frames(
     out: np.ndarray | None = None,
     allocate: Callable[[tuple[int, int, int, int]], np.ndarray] | None = None,
     on_frame: Callable[[int, int], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    plan: DecodePlan | None = None,
 ) -> np.ndarray:
     """Decode frames as float32 RGB 0..1 into one array [N,H,W,3]. ``out`` (or ``allocate(shape)``)
     supplies the array, e.g. a torch tensor's numpy view, so no second copy is made. ``on_frame(i, n)``
     reports progress. Returns the (possibly trimmed) array.
 
-    ``on_frame`` receives the number of frames written so far (1..n) and the planned count.
+    ``on_frame`` receives the number of frames written so far (1..n) and the planned count; it may
+    raise to stop the decode. ``should_stop()`` is asked before each frame: True raises Interrupted.
+    ``plan``: what ``plan_decode`` returned for the same options, when the caller already has it.
     ``path`` may also be bytes."""
-    plan = plan_decode(path, max_frames=max_frames, stride=stride, max_side=max_side)
+    if plan is None:
+        plan = plan_decode(path, max_frames=max_frames, stride=stride, max_side=max_side)
+    if out is None:
+        check_fits_in_memory(plan)
     target = _target_array(plan, out, allocate)
     n = plan.frame_count
     if n == 0:
         return target[:0]
     import av
+    from av.video.reformatter import VideoReformatter
 
     with _open(path) as container:
         stream = _video_stream(container, path)
@@ -204,17 +297,16 @@ def decode_frames(
         convert: dict[str, Any] = {"format": "rgb24", "width": plan.width, "height": plan.height}
         if (plan.width, plan.height) != (stream.codec_context.width, stream.codec_context.height):
             convert["interpolation"] = "AREA"  # averages source pixels: no aliasing when shrinking
+        reformatter = VideoReformatter()  # one scaler context for the whole clip, not one per frame
+        filler = _Filler(target, n)
         written = 0
         try:
             for index, frame in enumerate(container.decode(stream)):
+                if should_stop is not None and should_stop():
+                    raise Interrupted("Decoding the video was interrupted.")
                 if index % stride:
                     continue  # decoded (later frames depend on it) but never converted
-                rgb = frame.to_ndarray(**convert)
-                # uint8 -> float in the caller's array: the only full-size array is that one. A plain
-                # cast then an in-place scale beats one mixed-type multiply (no buffered casting).
-                slot = target[written]
-                np.copyto(slot, rgb, casting="unsafe")
-                np.multiply(slot, _INV_255, out=slot)
+                filler.put(written, reformatter.reformat(frame, **convert).to_ndarray())
                 written += 1
                 if on_frame is not None:
                     on_frame(written, n)
@@ -222,10 +314,18 @@ def decode_frames(
                     break
         except av.FFmpegError as exc:
             if written == 0:
+                filler.close()
                 raise MediaError(
                     f"Could not decode the video: {getattr(exc, 'strerror', None) or exc}."
                 ) from exc
             # A damaged tail: keep what decoded.
+        except BaseException:
+            try:
+                filler.close()
+            except Exception:  # the first error is the one to report
+                pass
+            raise
+        filler.close()
     return target[:written] if written < target.shape[0] else target
 
 
@@ -233,42 +333,74 @@ def decode_frames(
 # audio
 
 
+# PyAV builds the array of a planar frame from a fixed table of 8 plane pointers: from 8 channels on
+# it reads past it and crashes the process. Planar frames are only read below that; wider audio is
+# converted to packed float (one plane, any channel count) and split into channels with numpy.
+_PLANAR_CHANNELS_MAX = 7
+
+
+def _channel_count(frame: Any) -> int:
+    return len(frame.layout.channels) if frame.layout is not None else 0
+
+
 def decode_audio(path: str | Path, *, mono: bool = False) -> DecodedAudio | None:
     """The first audio track as float32 [C,T] with its sample rate, or None when there is none.
 
-    ``mono`` averages the channels into [1,T]. ``path`` may also be bytes."""
+    ``mono`` averages the channels into [1,T]. ``path`` may also be bytes. Any channel count."""
     import av
 
     with _open(path) as container:
         if not container.streams.audio:
             return None
         stream = container.streams.audio[0]
-        stream.thread_type = "AUTO"
         sample_rate = int(stream.rate or stream.codec_context.sample_rate or 0)
-        # Planar float keeps channels apart: each frame is already [C, samples].
-        resampler = av.AudioResampler(format="fltp", rate=sample_rate or None)
+        channels = 0
+        resampler: Any = None
         chunks: list[np.ndarray] = []
+
+        def packed(frames: list[Any]) -> None:
+            for out in frames:
+                interleaved = out.to_ndarray().reshape(-1, channels)  # [samples, C]
+                chunks.append(interleaved.T)
+
         try:
             for frame in container.decode(stream):
                 if not sample_rate:
                     sample_rate = frame.sample_rate
-                for out in resampler.resample(frame):
-                    chunks.append(out.to_ndarray())
-            for out in resampler.resample(None):
-                chunks.append(out.to_ndarray())
-        except av.FFmpegError as exc:
+                if not channels:
+                    channels = _channel_count(frame) or 1
+                if (
+                    resampler is None
+                    and frame.format.name == "fltp"
+                    and frame.sample_rate == sample_rate
+                    and _channel_count(frame) == channels <= _PLANAR_CHANNELS_MAX
+                ):
+                    chunks.append(frame.to_ndarray())  # already planar float [C, samples]: no resampling
+                    continue
+                if resampler is None:
+                    # Packed float at one rate and layout for the rest of the stream (a stream whose
+                    # layout or rate changes midway is converted to the first one's).
+                    resampler = av.AudioResampler(format="flt", layout=frame.layout, rate=sample_rate)
+                packed(resampler.resample(frame))
+            if resampler is not None:
+                packed(resampler.resample(None))
+        except (av.FFmpegError, ValueError) as exc:
             if not chunks:
                 raise MediaError(
                     f"Could not decode the audio: {getattr(exc, 'strerror', None) or exc}."
                 ) from exc
+        # Read while the container is open: a stream's fields are freed with it.
+        channels = channels or stream.channels or 1
+        seconds = None
+        if stream.duration is not None and stream.time_base is not None:
+            seconds = float(stream.duration * stream.time_base)
     if not chunks:
-        channels = stream.channels or 1
         waveform = np.zeros((channels, 0), dtype=np.float32)
     else:
         waveform = np.concatenate(chunks, axis=1).astype(np.float32, copy=False)
     # AAC pads its last frame; the stream's duration says where the real audio ends.
-    if stream.duration is not None and stream.time_base is not None and sample_rate:
-        expected = round(float(stream.duration * stream.time_base) * sample_rate)
+    if seconds is not None and sample_rate:
+        expected = round(seconds * sample_rate)
         if 0 < expected < waveform.shape[1] <= expected + 2048:
             waveform = waveform[:, :expected]
     if mono and waveform.shape[0] > 1:

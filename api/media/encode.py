@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import struct
 import wave
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -157,8 +157,10 @@ def _audio_frames(wav: np.ndarray, sample_rate: int, chunk: int = 48000) -> Iter
         yield frame
 
 
-def _add_audio_stream(container: Any, codec: str, channels: int, rate: int) -> Any:
-    stream = container.add_stream(codec, rate=rate)
+def _add_audio_stream(container: Any, codec: str, channels: int, rate: int, fast: bool = False) -> Any:
+    # FFmpeg's AAC "fast" coder is several times quicker than its default search, at some quality.
+    options = {"aac_coder": "fast"} if fast and codec == "aac" else {}
+    stream = container.add_stream(codec, rate=rate, options=options)
     stream.layout = _layout(channels)
     stream.thread_type = "AUTO"
     return stream
@@ -239,17 +241,24 @@ def _check_frames(frames: np.ndarray) -> tuple[int, int, int]:
 
 def _write_video(
     target: Any,
-    frames: np.ndarray,
+    frames: Iterable[np.ndarray],
+    size: tuple[int, int],
     fps: float | Fraction,
     audio: np.ndarray | None,
     sample_rate: int | None,
     crf: int,
     preset: str,
     options: dict[str, str],
-) -> None:
-    import av
+    fast_audio: bool = False,
+) -> int:
+    """Encode ``frames`` (each [h,w,C]) as ``size`` (width, height) H.264 + AAC; returns the frame count.
 
-    n, h, w = _check_frames(frames)
+    A frame of another size than ``size`` is scaled to it by libswscale while it is converted to
+    yuv420p (one pass); a frame of ``size`` with odd edges is padded instead."""
+    import av
+    from av.video.reformatter import VideoReformatter
+
+    w, h = size
     rate = exact_fps(fps)
     wav = None
     if audio is not None:
@@ -257,6 +266,8 @@ def _write_video(
             raise MediaError("Audio for the video needs a positive sample_rate.")
         wav = _fold_to_stereo(_as_channels_first(audio))
     even_h, even_w = h + (h % 2), w + (w % 2)
+    scaler = VideoReformatter()
+    count = 0
     try:
         with av.open(target, "w", format="mp4", options=options) as container:
             video = container.add_stream(
@@ -268,22 +279,35 @@ def _write_video(
             audio_frames: Iterator[Any] = iter(())
             if wav is not None:
                 audio_stream = _add_audio_stream(
-                    container, "aac", wav.shape[0], _nearest_rate(int(sample_rate), AAC_RATES)
+                    container, "aac", wav.shape[0], _nearest_rate(int(sample_rate), AAC_RATES), fast_audio
                 )
                 audio_frames = _audio_frames(wav, int(sample_rate), chunk=max(1024, int(sample_rate) // 5))
             pending_audio = next(audio_frames, None)
-            for i in range(n):
-                frame = av.VideoFrame.from_ndarray(_even_frame(frames[i], even_h, even_w), format="rgb24")
+            for i, picture in enumerate(frames):
+                if picture.ndim != 3 or picture.shape[2] not in (1, 3, 4) or 0 in picture.shape:
+                    raise MediaError(f"Video frame {i} must be [H,W,3]; got shape {tuple(picture.shape)}.")
+                fh, fw = picture.shape[:2]
+                if (fw, fh) == (w, h):
+                    rgb = av.VideoFrame.from_ndarray(_even_frame(picture, even_h, even_w), format="rgb24")
+                    frame = scaler.reformat(rgb, format="yuv420p")
+                else:
+                    rgb = av.VideoFrame.from_ndarray(_even_frame(picture, fh, fw), format="rgb24")
+                    frame = scaler.reformat(
+                        rgb, width=even_w, height=even_h, format="yuv420p", interpolation="BILINEAR"
+                    )
                 frame.pts = i
                 frame.time_base = 1 / rate
                 for packet in video.encode(frame):
                     container.mux(packet)
+                count = i + 1
                 # Feed audio up to this frame's time so the muxer interleaves with little buffering.
                 limit = (i + 1) / rate
                 while pending_audio is not None and Fraction(pending_audio.pts, int(sample_rate)) < limit:
                     for packet in audio_stream.encode(pending_audio):
                         container.mux(packet)
                     pending_audio = next(audio_frames, None)
+            if count == 0:
+                raise MediaError("Video has no frames.")
             for packet in video.encode(None):
                 container.mux(packet)
             if audio_stream is not None:
@@ -295,6 +319,7 @@ def _write_video(
                     container.mux(packet)
     except av.FFmpegError as exc:
         raise MediaError(f"Could not encode the MP4 video: {exc}") from exc
+    return count
 
 
 def encode_video(
@@ -308,10 +333,31 @@ def encode_video(
 ) -> bytes:
     """[N,H,W,3] uint8 or float 0..1 (+ optional float32 audio [C,T]) -> MP4 bytes, H.264 yuv420p + AAC.
     Odd sizes are padded to even (yuv420p needs it)."""
+    frames = np.asarray(frames)
+    _n, h, w = _check_frames(frames)
+    return encode_video_stream(
+        frames, fps, (w, h), audio=audio, sample_rate=sample_rate, crf=crf, preset=preset
+    )
+
+
+def encode_video_stream(
+    frames: Iterable[np.ndarray],
+    fps: float,
+    size: tuple[int, int],
+    *,
+    audio: np.ndarray | None = None,
+    sample_rate: int | None = None,
+    crf: int = 18,
+    preset: str = "veryfast",
+    fast_audio: bool = False,
+) -> bytes:
+    """Frames one at a time (so a long clip never sits in memory whole) -> MP4 bytes of ``size``
+    (width, height). Frames of another size are scaled to it, e.g. pictures drawn at reduced size.
+    ``fast_audio`` picks the AAC encoder's quick coder."""
     buf = io.BytesIO()
     # The muxer's own faststart pass re-opens the output by name, which an in-memory buffer has not;
     # the index is moved to the front afterwards instead.
-    _write_video(buf, np.asarray(frames), fps, audio, sample_rate, crf, preset, {})
+    _write_video(buf, frames, size, fps, audio, sample_rate, crf, preset, {}, fast_audio)
     return faststart(buf.getvalue())
 
 
@@ -328,9 +374,9 @@ def encode_video_file(
     """Like ``encode_video`` but writes the MP4 to ``path`` (index at the front). Returns the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    _write_video(
-        str(path), np.asarray(frames), fps, audio, sample_rate, crf, preset, {"movflags": "+faststart"}
-    )
+    frames = np.asarray(frames)
+    _n, h, w = _check_frames(frames)
+    _write_video(str(path), frames, (w, h), fps, audio, sample_rate, crf, preset, {"movflags": "+faststart"})
     return path
 
 

@@ -63,7 +63,7 @@ def media_from_bytes(
     if not data:
         raise InvalidInputError(kind.value, label, _ALLOWED[kind], reason="the data is empty")
     try:
-        info = probe(data)
+        info = probe(data, verify=True)  # whole and decodable: never upload or pay for a broken file
     except MediaError as exc:
         raise MediaError(f"The {kind.value} input {label!r} cannot be read: {exc.message}") from exc
     if check_kind:
