@@ -26,7 +26,6 @@ import json
 import os
 import re
 import sys
-import tempfile
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +34,7 @@ from urllib.parse import urlsplit
 
 from . import urlpolicy
 from .errors import ConfigError, MissingKeyError
+from .files import write_text_atomic
 from .redact import register_secret
 from .urlpolicy import is_loopback_host  # the one loopback rule (also importable from here)
 
@@ -342,20 +342,7 @@ def save_key(provider: str, key: str, profile: str | None = None) -> Path:
 def _write_private(path: Path, text: str) -> None:
     """Atomic write readable by the owner only (the file holds keys)."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, tmp = tempfile.mkstemp(prefix=".config-", suffix=".tmp", dir=path.parent)  # created 0600
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    write_text_atomic(path, text, prefix=".config-", private=True)
 
 
 # --- download cap ---------------------------------------------------------------------------------------

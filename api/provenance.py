@@ -12,14 +12,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import shutil
-import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from .files import write_text_atomic
 from .journal import JobRecord
 from .redact import redact
 
@@ -84,17 +83,7 @@ def write_sidecar(
     target = sidecar_path(result)
     try:
         text = json.dumps(redact(document(result, record, timings=timings)), indent=2, default=str) + "\n"
-        fd, tmp = tempfile.mkstemp(prefix=".ltx2-provenance-", suffix=".tmp", dir=result.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
-            os.replace(tmp, target)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        write_text_atomic(target, text, prefix=".ltx2-provenance-")
     except Exception as exc:
         log.warning("LTX-2: could not write the provenance file %s: %s", target, exc)
         return None
@@ -122,7 +111,9 @@ def follow(source: Path | str, dest: Path | str, *, copy: bool) -> Path | None:
             (shutil.copy2 if copy else shutil.move)(str(source_sidecar), str(dest_sidecar))
             return dest_sidecar
         data["file"] = Path(dest).name
-        dest_sidecar.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
+        write_text_atomic(
+            dest_sidecar, json.dumps(data, indent=2, default=str) + "\n", prefix=".ltx2-provenance-"
+        )
         if not copy:
             source_sidecar.unlink()
     except Exception as exc:

@@ -16,7 +16,6 @@ import logging
 import re
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any
 
 from .config import S3Settings
@@ -45,16 +44,6 @@ _CREDENTIALS_REFUSED = {
 _WRONG_REGION = {"PermanentRedirect", "AuthorizationHeaderMalformed", "IllegalLocationConstraintException"}
 _NOT_THERE = {"404", "NoSuchKey", "NotFound"}
 _FORBIDDEN = {"403", "AccessDenied", "Forbidden", "AllAccessDisabled", "AccountProblem"}
-
-
-@dataclass(frozen=True)
-class HostedObject:
-    """One stored input: the URL the provider fetches, its object key and when the URL expires."""
-
-    url: str
-    key: str
-    expires_at: float
-    uploaded: bool  # this call PUT the bytes (False: an equal object was already there)
 
 
 def _boto() -> tuple[Any, Any, Any]:
