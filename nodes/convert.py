@@ -197,8 +197,7 @@ def video_to_media(video: Any, name: str = "video") -> MediaInput:
             return media_from_bytes(data, MediaKind.VIDEO, filename=label.name, content_type="video/mp4")
         # Re-encoded from this pack's own decoders (any channel count, bounded memory), never
         # through the VIDEO's components.
-        frames, fps = decode_frames_tensor(source)
-        audio = decode_audio_dict(source, silent_when_missing=False)
+        frames, fps, audio = decode_frames_and_audio(source, silent_when_missing=False)
         return frames_to_media(frames, fps, audio=audio, name=name, audio_name=f"{name}.audio")
     getter = getattr(video, "get_components", None)
     if not callable(getter):
@@ -280,6 +279,7 @@ def decode_frames_tensor(
         tuple(out.shape) != shape or out.dtype != torch.float32 or not out.is_contiguous()
     ):
         raise ValueError(f"out must be a contiguous float32 tensor of shape {shape}, got {tuple(out.shape)}")
+    fresh = out is None
     tensor = out if out is not None else torch.empty(shape, dtype=torch.float32)
     target = tensor.numpy()  # shares memory with the tensor: the decoder writes straight into it
     with comfy_interrupts():
@@ -292,6 +292,7 @@ def decode_frames_tensor(
             on_frame=on_frame,
             should_stop=processing_interrupted,
             plan=plan,
+            fresh=fresh,
         )
     if filled.shape[0] == 0:
         raise_empty(path)
@@ -299,6 +300,42 @@ def decode_frames_tensor(
     # a decoder that had to allocate is wrapped without a copy.
     tensor = tensor[: filled.shape[0]] if np.shares_memory(filled, target) else torch.from_numpy(filled)
     return tensor, float(plan.fps)
+
+
+def decode_frames_and_audio(
+    path: str | Path | bytes,
+    *,
+    max_frames: int = 0,
+    stride: int = 1,
+    max_side: int = 0,
+    on_frame: Any = None,
+    duration: float | None = None,
+    silent_when_missing: bool = True,
+) -> tuple[Any, float, dict | None]:
+    """``decode_frames_tensor`` and ``decode_audio_dict`` at once: the audio decodes on its own
+    thread while the frames do, so it adds almost nothing to the wait. Returns (frames, fps, audio)."""
+    import threading
+
+    audio: list[dict | None] = []
+    failure: list[BaseException] = []
+
+    def decode_audio() -> None:
+        try:
+            audio.append(decode_audio_dict(path, duration=duration, silent_when_missing=silent_when_missing))
+        except BaseException as exc:  # re-raised on the calling thread
+            failure.append(exc)
+
+    worker = threading.Thread(target=decode_audio, name="ltx2-decode-audio", daemon=True)
+    worker.start()
+    try:
+        frames, fps = decode_frames_tensor(
+            path, max_frames=max_frames, stride=stride, max_side=max_side, on_frame=on_frame
+        )
+    finally:
+        worker.join()
+    if failure:
+        raise failure[0]
+    return frames, fps, audio[0]
 
 
 @contextmanager

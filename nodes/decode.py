@@ -14,15 +14,14 @@ def decode_video(video: Any, options: DecodeOptions) -> tuple[Any, dict, float, 
     """A VIDEO backed by a file (or an in-memory file) is decoded straight into one tensor by this
     pack's decoder; any other VIDEO already holds its frames in memory, so they are sliced (views,
     no copy) and only resized when asked."""
-    from .convert import decode_audio_dict, decode_frames_tensor, in_memory_bytes, video_file_path
+    from .convert import decode_frames_and_audio, in_memory_bytes, video_file_path
 
     path = video_file_path(video)
     source = path if path is not None else in_memory_bytes(video)
     if source is not None:
-        frames, fps = decode_frames_tensor(
+        frames, fps, audio = decode_frames_and_audio(
             source, max_frames=options.max_frames, stride=options.frame_stride, max_side=options.max_side
         )
-        audio = decode_audio_dict(source)
         return frames, audio, fps, int(frames.shape[0])
     return from_components(video.get_components(), options)
 

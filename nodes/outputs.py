@@ -84,19 +84,23 @@ class DecodedOutputs:
 def decode_outputs(path: Path, options: DecodeOptions, *, frames_wanted: bool) -> DecodedOutputs:
     """CPU work (run it in a thread): VIDEO value, frames (or the placeholder), audio, facts."""
     from ..api.media.decode import plan_decode
-    from .convert import decode_audio_dict, decode_frames_tensor, placeholder_frames, video_output
+    from .convert import decode_audio_dict, decode_frames_and_audio, placeholder_frames, video_output
 
     plan = plan_decode(
         path, max_frames=options.max_frames, stride=options.frame_stride, max_side=options.max_side
     )
     if frames_wanted:
-        frames, fps = decode_frames_tensor(
-            path, max_frames=options.max_frames, stride=options.frame_stride, max_side=options.max_side
+        frames, fps, audio = decode_frames_and_audio(
+            path,
+            max_frames=options.max_frames,
+            stride=options.frame_stride,
+            max_side=options.max_side,
+            duration=plan.duration,
         )
         count = int(frames.shape[0])
     else:
         frames, fps, count = placeholder_frames(), float(plan.fps), int(plan.frame_count)
-    audio = decode_audio_dict(path, duration=plan.duration)
+        audio = decode_audio_dict(path, duration=plan.duration)
     facts = {
         "width": plan.width,
         "height": plan.height,

@@ -38,10 +38,9 @@ class LTX2Video:
 
     def get_components(self) -> Any:
         from .comfy import video_components_class
-        from .convert import decode_audio_dict, decode_frames_tensor
+        from .convert import decode_frames_and_audio
 
-        frames, fps = decode_frames_tensor(self.path)
-        audio = decode_audio_dict(self.path, silent_when_missing=False)
+        frames, fps, audio = decode_frames_and_audio(self.path, silent_when_missing=False)
         cls = video_components_class() or Components
         return cls(
             images=frames, frame_rate=Fraction(fps).limit_denominator(1001), audio=audio, metadata=None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import queue
 import threading
 from collections.abc import Callable, Iterator
@@ -14,14 +15,14 @@ from typing import Any
 import numpy as np
 
 from ..errors import Interrupted, MediaError
-from .prefault import populate
+from .pages import Pager
 from .probe import count_video_packets
+from .rgb import RgbConverter
 
 Source = str | Path | bytes
 
 _INV_255 = np.float32(1.0 / 255.0)
-_IN_FLIGHT = 4  # decoded uint8 frames waiting for conversion: bounds the extra memory
-_POPULATE_STEP = 2 << 20  # float32 elements (8 MB) of the output faulted in per step while idle
+_IN_FLIGHT = 2  # decoded frames waiting per conversion thread: bounds the extra memory
 
 
 @dataclass(frozen=True)
@@ -203,59 +204,77 @@ def _target_array(
     return out
 
 
-class _Filler:
-    """The second thread of a decode: uint8 RGB frames -> float32 0..1 slots of ``target``.
+def _converter_count() -> int:
+    """Conversion threads: two on a small machine (the decoder's own threads take the rest), up to
+    four where there are cores for them."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 2
+    return max(2, min(4, cores // 2))
 
-    The decoder (FFmpeg's threads and swscale, which run without the GIL) keeps producing while
-    this thread converts; whenever it has nothing to convert it faults in the pages of the next
-    slots, so the first touch of the fresh output overlaps decoding instead of following it."""
 
-    def __init__(self, target: np.ndarray, count: int) -> None:
+class _Converters:
+    """The threads of a decode beside FFmpeg's: decoded frames -> RGB -> float32 0..1 slots of
+    ``target``, taking frames in turn.
+
+    The first write to each page of a fresh multi-gigabyte output traps into the kernel, which
+    costs about as much CPU as decoding itself; spread over these threads (which run without the
+    GIL: swscale, numpy's cast and the faults), that cost runs on every core at once instead of
+    following one thread's conversion."""
+
+    def __init__(self, target: np.ndarray, stream: Any, width: int, height: int, pager: Pager | None) -> None:
         self.target = target
-        self.count = count
+        self.pager = pager
         self.error: BaseException | None = None
-        self._queue: queue.Queue[tuple[int, Any] | None] = queue.Queue(maxsize=_IN_FLIGHT)
-        self._thread = threading.Thread(target=self._run, name="ltx2-decode-fill", daemon=True)
-        self._thread.start()
+        count = _converter_count()
+        # Built here, on the decoding thread, from the stream; each then used by one thread only.
+        converters = [RgbConverter(stream, width, height) for _ in range(count)]
+        self._queues: list[queue.Queue[tuple[int, Any] | None]] = [
+            queue.Queue(maxsize=_IN_FLIGHT) for _ in range(count)
+        ]
+        self._threads = [
+            threading.Thread(target=self._run, args=(q, c), name=f"ltx2-decode-{i}", daemon=True)
+            for i, (q, c) in enumerate(zip(self._queues, converters, strict=True))
+        ]
+        for thread in self._threads:
+            thread.start()
 
-    def put(self, index: int, rgb: Any) -> None:
+    def put(self, index: int, frame: Any) -> None:
         if self.error is not None:
             raise self.error
-        self._queue.put((index, rgb))
+        self._queues[index % len(self._queues)].put((index, frame))
 
     def close(self) -> None:
-        """Wait until every frame put so far is written; re-raise what went wrong in the thread."""
-        self._queue.put(None)
-        self._thread.join()
+        """Wait until every frame put so far is written; re-raise what went wrong in a thread."""
+        for q in self._queues:
+            q.put(None)
+        for thread in self._threads:
+            thread.join()
         if self.error is not None:
             raise self.error
 
-    def _run(self) -> None:
-        flat = self.target[: self.count].reshape(-1) if self.target.flags.c_contiguous else None
-        per_frame = self.target[0].size
-        populated = 0  # elements of ``flat`` known to be resident
+    def _run(self, frames: queue.Queue[tuple[int, Any] | None], converter: RgbConverter) -> None:
+        import av
+
         try:
-            while True:
+            while (item := frames.get()) is not None:
+                index, frame = item
                 try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    if flat is not None and populated < flat.size:
-                        # Small steps, so a frame that arrives meanwhile waits at most a few ms.
-                        populate(flat[populated : populated + _POPULATE_STEP])
-                        populated += _POPULATE_STEP
-                        continue
-                    item = self._queue.get()
-                if item is None:
-                    return
-                index, rgb = item
+                    rgb = converter.convert(frame)
+                except av.FFmpegError as exc:
+                    reason = getattr(exc, "strerror", None) or exc
+                    raise MediaError(f"Could not convert frame {index + 1} of the video: {reason}.") from exc
+                del frame, item  # the decoder's buffer goes back to its pool now
+                if self.pager is not None:
+                    self.pager.prepare(index)
                 # One pass: numpy casts uint8 -> float32 in cache-sized chunks as it scales (the
-                # same float32 values as a cast then a scale, at half the memory traffic), without
-                # the GIL.
+                # same float32 values as a cast then a scale, at half the memory traffic).
                 np.multiply(rgb, _INV_255, out=self.target[index], dtype=np.float32, casting="unsafe")
-                populated = max(populated, (index + 1) * per_frame)
         except BaseException as exc:  # handed to the decoding thread, which raises it
-            self.error = exc
-            while self._queue.get() is not None:  # keep the producer from blocking on a full queue
+            if self.error is None:
+                self.error = exc
+            while frames.get() is not None:  # keep the producer from blocking on a full queue
                 pass
 
 
@@ -270,6 +289,7 @@ def decode_frames(
     on_frame: Callable[[int, int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     plan: DecodePlan | None = None,
+    fresh: bool | None = None,
 ) -> np.ndarray:
     """Decode frames as float32 RGB 0..1 into one array [N,H,W,3]. ``out`` (or ``allocate(shape)``)
     supplies the array, e.g. a torch tensor's numpy view, so no second copy is made. ``on_frame(i, n)``
@@ -278,27 +298,27 @@ def decode_frames(
     ``on_frame`` receives the number of frames written so far (1..n) and the planned count; it may
     raise to stop the decode. ``should_stop()`` is asked before each frame: True raises Interrupted.
     ``plan``: what ``plan_decode`` returned for the same options, when the caller already has it.
+    ``fresh``: the output's memory was just allocated and never touched, so its pages may be chosen
+    (huge where cheap); default: when this function allocates it.
     ``path`` may also be bytes."""
     if plan is None:
         plan = plan_decode(path, max_frames=max_frames, stride=stride, max_side=max_side)
     if out is None:
         check_fits_in_memory(plan)
+    if fresh is None:
+        fresh = out is None
     target = _target_array(plan, out, allocate)
     n = plan.frame_count
     if n == 0:
         return target[:0]
+    pager = Pager(target[:n], n) if fresh and target[:n].flags.c_contiguous else None
     import av
-    from av.video.reformatter import VideoReformatter
 
     with _open(path) as container:
         stream = _video_stream(container, path)
         stream.thread_type = "AUTO"  # frame + slice threads: several frames decode at once
-        # The scaler always targets the planned size, so a stream that changes size midway still fits.
-        convert: dict[str, Any] = {"format": "rgb24", "width": plan.width, "height": plan.height}
-        if (plan.width, plan.height) != (stream.codec_context.width, stream.codec_context.height):
-            convert["interpolation"] = "AREA"  # averages source pixels: no aliasing when shrinking
-        reformatter = VideoReformatter()  # one scaler context for the whole clip, not one per frame
-        filler = _Filler(target, n)
+        # Converted to the planned size, so a stream that changes size midway still fits.
+        converters = _Converters(target, stream, plan.width, plan.height, pager)
         written = 0
         try:
             for index, frame in enumerate(container.decode(stream)):
@@ -306,7 +326,7 @@ def decode_frames(
                     raise Interrupted("Decoding the video was interrupted.")
                 if index % stride:
                     continue  # decoded (later frames depend on it) but never converted
-                filler.put(written, reformatter.reformat(frame, **convert).to_ndarray())
+                converters.put(written, frame)
                 written += 1
                 if on_frame is not None:
                     on_frame(written, n)
@@ -314,18 +334,18 @@ def decode_frames(
                     break
         except av.FFmpegError as exc:
             if written == 0:
-                filler.close()
+                converters.close()
                 raise MediaError(
                     f"Could not decode the video: {getattr(exc, 'strerror', None) or exc}."
                 ) from exc
             # A damaged tail: keep what decoded.
         except BaseException:
             try:
-                filler.close()
+                converters.close()
             except Exception:  # the first error is the one to report
                 pass
             raise
-        filler.close()
+        converters.close()
     return target[:written] if written < target.shape[0] else target
 
 
