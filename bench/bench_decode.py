@@ -159,10 +159,15 @@ def run_pyav_rgb24(path: str, opts: dict) -> dict:
     import av
     from ltx2_nodes.api.media.decode import plan_decode
 
-    plan = plan_decode(path, max_frames=opts["max_frames"], stride=opts["stride"], max_side=opts["max_side"])
     kwargs: dict = {"format": "rgb24"}
-    if opts["max_side"]:
-        kwargs.update(width=plan.width, height=plan.height, interpolation="AREA")
+    limit = 0
+    if opts["max_side"] or opts["max_frames"]:  # the size or count to stop at; else one opening
+        plan = plan_decode(
+            path, max_frames=opts["max_frames"], stride=opts["stride"], max_side=opts["max_side"]
+        )
+        limit = plan.frame_count
+        if opts["max_side"]:
+            kwargs.update(width=plan.width, height=plan.height, interpolation="AREA")
     kept = 0
     checksum = 0.0
     with av.open(path) as container:
@@ -175,7 +180,7 @@ def run_pyav_rgb24(path: str, opts: dict) -> dict:
             if kept == 0:
                 checksum = float(rgb[::7, ::7].mean())
             kept += 1
-            if kept == plan.frame_count:
+            if kept == limit:
                 break
     return {"kept": kept, "first_mean": checksum}
 

@@ -261,45 +261,53 @@ def decode_frames_tensor(
     max_side: int = 0,
     on_frame: Any = None,
     out: Any = None,
+    plan: Any = None,
 ) -> tuple[Any, float]:
     """MP4 -> IMAGE tensor float32 [N,H,W,3] allocated once and filled in place; returns (tensor, fps).
-    ``out`` may supply that tensor (of the shape ``plan_decode`` announces). ``path`` may also be the
-    bytes of an in-memory video. ComfyUI's Cancel stops the decode between two frames."""
-    import numpy as np
+    ``out`` may supply that tensor (of the shape ``plan_decode`` announces); ``plan`` is that
+    announcement when the caller already has it. ``path`` may also be the bytes of an in-memory
+    video. ComfyUI's Cancel stops the decode between two frames."""
     import torch
 
-    from ..api.media.decode import check_fits_in_memory, decode_frames, plan_decode
+    from ..api.media.decode import DecodePlan, decode_frames
     from .comfy import processing_interrupted
 
-    plan = plan_decode(path, max_frames=max_frames, stride=stride, max_side=max_side)
-    if out is None:
-        check_fits_in_memory(plan)
-    shape = (plan.frame_count, plan.height, plan.width, 3)
-    if out is not None and (
-        tuple(out.shape) != shape or out.dtype != torch.float32 or not out.is_contiguous()
-    ):
-        raise ValueError(f"out must be a contiguous float32 tensor of shape {shape}, got {tuple(out.shape)}")
-    fresh = out is None
-    tensor = out if out is not None else torch.empty(shape, dtype=torch.float32)
-    target = tensor.numpy()  # shares memory with the tensor: the decoder writes straight into it
+    tensors: list[Any] = []
+    planned: list[DecodePlan] = []
+
+    def allocate(shape: tuple[int, int, int, int]) -> Any:
+        if out is not None:
+            if tuple(out.shape) != shape or out.dtype != torch.float32 or not out.is_contiguous():
+                raise ValueError(
+                    f"out must be a contiguous float32 tensor of shape {shape}, got {tuple(out.shape)}"
+                )
+            tensors.append(out)
+        else:
+            tensors.append(torch.empty(shape, dtype=torch.float32))
+        return tensors[0].numpy()  # shares memory with the tensor: the decoder writes straight into it
+
+    def progress(done: int, total: int) -> None:
+        if on_frame is not None:
+            on_frame(done, total)
+
     with comfy_interrupts():
         filled = decode_frames(
             path,
             max_frames=max_frames,
             stride=stride,
             max_side=max_side,
-            out=target,
-            on_frame=on_frame,
+            allocate=allocate,
+            on_frame=progress,
             should_stop=processing_interrupted,
             plan=plan,
-            fresh=fresh,
+            fresh=out is None,
+            planned=planned.append,
         )
     if filled.shape[0] == 0:
         raise_empty(path)
-    # Normally a view of the one tensor (trimmed when the container had fewer frames than announced);
-    # a decoder that had to allocate is wrapped without a copy.
-    tensor = tensor[: filled.shape[0]] if np.shares_memory(filled, target) else torch.from_numpy(filled)
-    return tensor, float(plan.fps)
+    # A view of the one tensor (trimmed when the container had fewer frames than announced).
+    tensor = tensors[0][: filled.shape[0]] if tensors else torch.from_numpy(filled)
+    return tensor, float(planned[0].fps)
 
 
 def decode_frames_and_audio(
@@ -311,9 +319,11 @@ def decode_frames_and_audio(
     on_frame: Any = None,
     duration: float | None = None,
     silent_when_missing: bool = True,
+    plan: Any = None,
 ) -> tuple[Any, float, dict | None]:
     """``decode_frames_tensor`` and ``decode_audio_dict`` at once: the audio decodes on its own
-    thread while the frames do, so it adds almost nothing to the wait. Returns (frames, fps, audio)."""
+    thread while the frames do, so it adds almost nothing to the wait. Returns (frames, fps, audio).
+    ``plan``: what ``plan_decode`` returned for the same options, when the caller has it."""
     import threading
 
     audio: list[dict | None] = []
@@ -329,7 +339,7 @@ def decode_frames_and_audio(
     worker.start()
     try:
         frames, fps = decode_frames_tensor(
-            path, max_frames=max_frames, stride=stride, max_side=max_side, on_frame=on_frame
+            path, max_frames=max_frames, stride=stride, max_side=max_side, on_frame=on_frame, plan=plan
         )
     finally:
         worker.join()

@@ -96,6 +96,7 @@ def decode_outputs(path: Path, options: DecodeOptions, *, frames_wanted: bool) -
             stride=options.frame_stride,
             max_side=options.max_side,
             duration=plan.duration,
+            plan=plan,
         )
         count = int(frames.shape[0])
     else:

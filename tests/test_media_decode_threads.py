@@ -286,3 +286,46 @@ def test_a_large_fresh_decode_with_the_pager_keeps_the_values(tmp_path: Path, mo
     assert made and made[0].enabled == (pages._madvise is not None)
     reference = _as_float(_reference(path.read_bytes()))
     assert np.array_equal(frames, reference)
+
+
+# --- one opening ----------------------------------------------------------------------------------------
+
+
+def _count_opens(monkeypatch) -> list[object]:
+    opened: list[object] = []
+    real_open = av.open
+
+    def counting(target, *args, **kwargs):
+        opened.append(target)
+        return real_open(target, *args, **kwargs)
+
+    monkeypatch.setattr(av, "open", counting)
+    return opened
+
+
+def test_an_mp4_is_opened_once_for_plan_and_frames(clip: Path, monkeypatch) -> None:
+    from ltx2_nodes.nodes.convert import decode_frames_tensor
+
+    opened = _count_opens(monkeypatch)
+    frames, fps = decode_frames_tensor(clip, max_side=48)
+    assert len(opened) == 1 and tuple(frames.shape) == (30, 32, 48, 3) and fps == 25.0
+
+
+def test_a_file_without_a_frame_count_is_read_again_after_counting(tmp_path: Path, monkeypatch) -> None:
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="matroska") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for i, image in enumerate(synth.test_frames(8, 64, 48, seed=8)):
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            frame.pts = i
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    path = tmp_path / "clip.mkv"
+    path.write_bytes(buf.getvalue())
+    opened = _count_opens(monkeypatch)
+    frames = decode_frames(path)
+    assert len(opened) == 2 and frames.shape == (8, 48, 64, 3)
+    assert float(frames[-1].mean()) > 0.01  # the frames themselves were decoded, not just counted

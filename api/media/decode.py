@@ -7,7 +7,7 @@ import os
 import queue
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -122,30 +122,42 @@ def _video_stream(container: Any, source: Source) -> Any:
     return container.streams.video[0]
 
 
+def _check_options(max_frames: int, stride: int, max_side: int) -> None:
+    if max_side < 0:
+        raise MediaError(f"max_side must be 0 (no downscale) or positive; got {max_side}.")
+    output_frame_count(0, max_frames, stride)
+
+
 def plan_decode(path: str | Path, *, max_frames: int = 0, stride: int = 1, max_side: int = 0) -> DecodePlan:
     """What decoding with these options yields. ``max_frames`` 0 = all; ``max_side`` 0 = no downscale
     (else the longer side is scaled down to it, aspect kept, even sizes).
 
     ``max_frames`` caps the output frames (counted after ``stride``). ``path`` may also be bytes."""
-    if max_side < 0:
-        raise MediaError(f"max_side must be 0 (no downscale) or positive; got {max_side}.")
-    output_frame_count(0, max_frames, stride)  # validates the options before opening anything
+    _check_options(max_frames, stride, max_side)  # before opening anything
     with _open(path) as container:
-        stream = _video_stream(container, path)
-        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
-        source_fps = float(rate) if rate else 0.0
-        source_frames = int(stream.frames or 0)
-        if source_frames <= 0:  # MKV/WebM and some MOVs do not say: count packets, decode nothing
-            source_frames = count_video_packets(container, stream)
-        duration = 0.0
-        if stream.duration is not None and stream.time_base is not None:
-            duration = float(stream.duration * stream.time_base)
-        if duration <= 0 and container.duration:
-            duration = container.duration / 1_000_000
-        if duration <= 0 and source_fps:
-            duration = source_frames / source_fps
-        width, height = scaled_size(stream.codec_context.width, stream.codec_context.height, max_side)
-    return DecodePlan(
+        return _plan(container, _video_stream(container, path), max_frames, stride, max_side)[0]
+
+
+def _plan(
+    container: Any, stream: Any, max_frames: int, stride: int, max_side: int
+) -> tuple[DecodePlan, bool]:
+    """The plan of an open container, and whether working it out read the packets (so decoding
+    needs the file opened afresh)."""
+    rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+    source_fps = float(rate) if rate else 0.0
+    source_frames = int(stream.frames or 0)
+    read_packets = source_frames <= 0
+    if read_packets:  # MKV/WebM and some MOVs do not say: count packets, decode nothing
+        source_frames = count_video_packets(container, stream)
+    duration = 0.0
+    if stream.duration is not None and stream.time_base is not None:
+        duration = float(stream.duration * stream.time_base)
+    if duration <= 0 and container.duration:
+        duration = container.duration / 1_000_000
+    if duration <= 0 and source_fps:
+        duration = source_frames / source_fps
+    width, height = scaled_size(stream.codec_context.width, stream.codec_context.height, max_side)
+    plan = DecodePlan(
         frame_count=output_frame_count(source_frames, max_frames, stride),
         height=height,
         width=width,
@@ -154,6 +166,7 @@ def plan_decode(path: str | Path, *, max_frames: int = 0, stride: int = 1, max_s
         source_fps=source_fps,
         duration=duration,
     )
+    return plan, read_packets
 
 
 def available_memory() -> int | None:
@@ -290,6 +303,7 @@ def decode_frames(
     should_stop: Callable[[], bool] | None = None,
     plan: DecodePlan | None = None,
     fresh: bool | None = None,
+    planned: Callable[[DecodePlan], None] | None = None,
 ) -> np.ndarray:
     """Decode frames as float32 RGB 0..1 into one array [N,H,W,3]. ``out`` (or ``allocate(shape)``)
     supplies the array, e.g. a torch tensor's numpy view, so no second copy is made. ``on_frame(i, n)``
@@ -299,53 +313,74 @@ def decode_frames(
     raise to stop the decode. ``should_stop()`` is asked before each frame: True raises Interrupted.
     ``plan``: what ``plan_decode`` returned for the same options, when the caller already has it.
     ``fresh``: the output's memory was just allocated and never touched, so its pages may be chosen
-    (huge where cheap); default: when this function allocates it.
+    (huge where cheap); default: when this function allocates it. ``planned(plan)`` receives the
+    plan before anything is allocated.
     ``path`` may also be bytes."""
-    if plan is None:
-        plan = plan_decode(path, max_frames=max_frames, stride=stride, max_side=max_side)
-    if out is None:
-        check_fits_in_memory(plan)
+    _check_options(max_frames, stride, max_side)
     if fresh is None:
         fresh = out is None
-    target = _target_array(plan, out, allocate)
-    n = plan.frame_count
-    if n == 0:
-        return target[:0]
-    pager = Pager(target[:n], n) if fresh and target[:n].flags.c_contiguous else None
+    with ExitStack() as opened:
+        # One opening serves the plan and the decode: opening an MP4 decodes its first frame to
+        # learn the stream's parameters (tens of milliseconds at 1080p).
+        container = opened.enter_context(_open(path))
+        stream = _video_stream(container, path)
+        if plan is None:
+            plan, read_packets = _plan(container, stream, max_frames, stride, max_side)
+            if read_packets:  # the packets were read to count them: start again from the top
+                container = opened.enter_context(_open(path))
+                stream = _video_stream(container, path)
+        if planned is not None:
+            planned(plan)
+        if out is None and fresh:  # memory about to be allocated (not a caller's buffer)
+            check_fits_in_memory(plan)
+        target = _target_array(plan, out, allocate)
+        if plan.frame_count == 0:
+            return target[:0]
+        return _decode_into(container, stream, target, plan, stride, fresh, on_frame, should_stop)
+
+
+def _decode_into(
+    container: Any,
+    stream: Any,
+    target: np.ndarray,
+    plan: DecodePlan,
+    stride: int,
+    fresh: bool,
+    on_frame: Callable[[int, int], None] | None,
+    should_stop: Callable[[], bool] | None,
+) -> np.ndarray:
     import av
 
-    with _open(path) as container:
-        stream = _video_stream(container, path)
-        stream.thread_type = "AUTO"  # frame + slice threads: several frames decode at once
-        # Converted to the planned size, so a stream that changes size midway still fits.
-        converters = _Converters(target, stream, plan.width, plan.height, pager)
-        written = 0
+    n = plan.frame_count
+    pager = Pager(target[:n], n) if fresh and target[:n].flags.c_contiguous else None
+    stream.thread_type = "AUTO"  # frame + slice threads: several frames decode at once
+    # Converted to the planned size, so a stream that changes size midway still fits.
+    converters = _Converters(target, stream, plan.width, plan.height, pager)
+    written = 0
+    try:
+        for index, frame in enumerate(container.decode(stream)):
+            if should_stop is not None and should_stop():
+                raise Interrupted("Decoding the video was interrupted.")
+            if index % stride:
+                continue  # decoded (later frames depend on it) but never converted
+            converters.put(written, frame)
+            written += 1
+            if on_frame is not None:
+                on_frame(written, n)
+            if written == n:
+                break
+    except av.FFmpegError as exc:
+        if written == 0:
+            converters.close()
+            raise MediaError(f"Could not decode the video: {getattr(exc, 'strerror', None) or exc}.") from exc
+        # A damaged tail: keep what decoded.
+    except BaseException:
         try:
-            for index, frame in enumerate(container.decode(stream)):
-                if should_stop is not None and should_stop():
-                    raise Interrupted("Decoding the video was interrupted.")
-                if index % stride:
-                    continue  # decoded (later frames depend on it) but never converted
-                converters.put(written, frame)
-                written += 1
-                if on_frame is not None:
-                    on_frame(written, n)
-                if written == n:
-                    break
-        except av.FFmpegError as exc:
-            if written == 0:
-                converters.close()
-                raise MediaError(
-                    f"Could not decode the video: {getattr(exc, 'strerror', None) or exc}."
-                ) from exc
-            # A damaged tail: keep what decoded.
-        except BaseException:
-            try:
-                converters.close()
-            except Exception:  # the first error is the one to report
-                pass
-            raise
-        converters.close()
+            converters.close()
+        except Exception:  # the first error is the one to report
+            pass
+        raise
+    converters.close()
     return target[:written] if written < target.shape[0] else target
 
 
