@@ -182,8 +182,13 @@ def test_an_interrupt_stops_the_threads_too(clip: Path) -> None:
     assert not _decode_threads()
 
 
-def test_at_least_two_conversion_threads() -> None:
+def test_two_to_four_conversion_threads_holding_little_memory(monkeypatch) -> None:
     assert 2 <= decode_module._converter_count() <= 4
+    monkeypatch.setattr(decode_module.os, "sched_getaffinity", lambda pid: set(range(32)), raising=False)
+    assert decode_module._converter_count(25 << 20, 100 << 30) == 4  # many cores, long output
+    assert decode_module._converter_count(100 << 20, 25 * (100 << 20)) == 2  # 25 frames of 4K
+    monkeypatch.setattr(decode_module.os, "sched_getaffinity", lambda pid: {0}, raising=False)
+    assert decode_module._converter_count(25 << 20, 100 << 30) == 2
 
 
 # --- page policy --------------------------------------------------------------------------------------

@@ -217,14 +217,18 @@ def _target_array(
     return out
 
 
-def _converter_count() -> int:
+def _converter_count(frame_bytes: int = 0, output_bytes: int = 0) -> int:
     """Conversion threads: two on a small machine (the decoder's own threads take the rest), up to
-    four where there are cores for them."""
+    four where there are cores for them, while the frames they hold (each thread's queue and the
+    one it converts, as float) stay within 5% of the output."""
     try:
         cores = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         cores = os.cpu_count() or 2
-    return max(2, min(4, cores // 2))
+    count = min(4, cores // 2)
+    if frame_bytes > 0 and output_bytes > 0:
+        count = min(count, int(0.05 * output_bytes) // ((_IN_FLIGHT + 1) * frame_bytes))
+    return max(2, count)
 
 
 class _Converters:
@@ -240,7 +244,7 @@ class _Converters:
         self.target = target
         self.pager = pager
         self.error: BaseException | None = None
-        count = _converter_count()
+        count = _converter_count(target[0].nbytes, target.nbytes)
         # Built here, on the decoding thread, from the stream; each then used by one thread only.
         converters = [RgbConverter(stream, width, height) for _ in range(count)]
         self._queues: list[queue.Queue[tuple[int, Any] | None]] = [
