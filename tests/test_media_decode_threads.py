@@ -18,20 +18,24 @@ from ltx2_nodes.api.media.encode import encode_video_file
 from ltx2_nodes.api.media.rgb import RgbConverter
 
 
-def _encode(
-    pix_fmt: str, *, codec: str = "libx264", width: int = 64, height: int = 48, n: int = 6, **tags
+def _clip(
+    images: np.ndarray,
+    *,
+    pix_fmt: str = "yuv420p",
+    codec: str = "libx264",
+    container_format: str = "mp4",
+    **tags,
 ) -> bytes:
-    """A small clip of random pixels (the worst case for any difference between two converters)."""
+    """RGB ``images`` [N,H,W,3] encoded in ``pix_fmt`` with the given codec, container and colour
+    tags (raw ``h264`` and ``matroska`` carry no frame count)."""
     buf = io.BytesIO()
-    fmt = "matroska" if codec == "ffv1" else "mp4"
-    rng = np.random.default_rng(3)
-    with av.open(buf, "w", format=fmt) as container:
+    height, width = images.shape[1:3]
+    with av.open(buf, "w", format=container_format) as container:
         stream = container.add_stream(codec, rate=25)
         stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
         for key, value in tags.items():
             setattr(stream.codec_context, key, value)
-        for i in range(n):
-            image = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+        for i, image in enumerate(images):
             frame = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format=pix_fmt)
             for key, value in tags.items():
                 setattr(frame, key, value)
@@ -41,6 +45,24 @@ def _encode(
         for packet in stream.encode(None):
             container.mux(packet)
     return buf.getvalue()
+
+
+def _encode(
+    pix_fmt: str, *, codec: str = "libx264", width: int = 64, height: int = 48, n: int = 6, **tags
+) -> bytes:
+    """A small clip of random pixels (the worst case for any difference between two converters)."""
+    images = np.random.default_rng(3).integers(0, 256, (n, height, width, 3), dtype=np.uint8)
+    return _clip(
+        images,
+        pix_fmt=pix_fmt,
+        codec=codec,
+        container_format="matroska" if codec == "ffv1" else "mp4",
+        **tags,
+    )
+
+
+def _h264_clip(container_format: str, width: int, height: int, n: int, seed: int) -> bytes:
+    return _clip(synth.test_frames(n, width, height, seed=seed), container_format=container_format)
 
 
 def _reference(data: bytes, width: int | None = None, height: int | None = None) -> np.ndarray:
@@ -109,20 +131,7 @@ def test_shrinking_uses_the_area_scaler() -> None:
 
 def test_a_stream_that_changes_size_midway_fills_the_planned_size(tmp_path: Path) -> None:
     # Two raw H.264 streams back to back: the second starts with a new, larger picture size.
-    parts = []
-    for width, height in ((64, 48), (96, 64)):
-        buf = io.BytesIO()
-        with av.open(buf, "w", format="h264") as container:
-            stream = container.add_stream("libx264", rate=25)
-            stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-            for i, image in enumerate(synth.test_frames(5, width, height, seed=4)):
-                frame = av.VideoFrame.from_ndarray(image, format="rgb24")
-                frame.pts = i
-                for packet in stream.encode(frame):
-                    container.mux(packet)
-            for packet in stream.encode(None):
-                container.mux(packet)
-        parts.append(buf.getvalue())
+    parts = [_h264_clip("h264", width, height, 5, seed=4) for width, height in ((64, 48), (96, 64))]
     path = tmp_path / "two-sizes.h264"
     path.write_bytes(b"".join(parts))
     plan = plan_decode(path)
@@ -317,19 +326,8 @@ def test_an_mp4_is_opened_once_for_plan_and_frames(clip: Path, monkeypatch) -> N
 
 
 def test_a_file_without_a_frame_count_is_read_again_after_counting(tmp_path: Path, monkeypatch) -> None:
-    buf = io.BytesIO()
-    with av.open(buf, "w", format="matroska") as container:
-        stream = container.add_stream("libx264", rate=25)
-        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
-        for i, image in enumerate(synth.test_frames(8, 64, 48, seed=8)):
-            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
-            frame.pts = i
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode(None):
-            container.mux(packet)
     path = tmp_path / "clip.mkv"
-    path.write_bytes(buf.getvalue())
+    path.write_bytes(_h264_clip("matroska", 64, 48, 8, seed=8))
     opened = _count_opens(monkeypatch)
     frames = decode_frames(path)
     assert len(opened) == 2 and frames.shape == (8, 48, 64, 3)
