@@ -122,6 +122,25 @@ def test_converter_gives_the_scalers_pixels(pix_fmt: str, codec: str, tags: dict
         assert graph_kept  # the common case really takes the pooled path
 
 
+def test_a_later_check_that_differs_hands_the_rest_to_the_scaler(monkeypatch) -> None:
+    from ltx2_nodes.api.media import rgb as rgb_module
+
+    monkeypatch.setattr(rgb_module, "_CHECK_EVERY", 4)
+    original = RgbConverter._through_graph
+    calls = {"n": 0}
+
+    def drifting(self, frame):
+        calls["n"] += 1
+        out = original(self, frame)
+        return out if calls["n"] < 5 else np.ascontiguousarray(255 - out)  # frame 5 is checked
+
+    monkeypatch.setattr(RgbConverter, "_through_graph", drifting)
+    data = _encode("yuv420p", n=8)
+    converted, graph_kept = _converted(data)
+    assert not graph_kept and calls["n"] == 5
+    assert np.array_equal(converted, _reference(data))  # the drifted frame was never used
+
+
 def test_shrinking_uses_the_area_scaler() -> None:
     data = _encode("yuv420p", width=160, height=96, n=3)
     converted, graph_kept = _converted(data, 80, 48)

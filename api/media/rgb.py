@@ -10,7 +10,7 @@ Two ways, same pixels:
   filter is what the pack has always used to shrink), for formats the graph converts differently
   (high bit depths dither differently), and whenever the graph refuses a frame.
 
-The graph is only trusted after it gave exactly the reformatter's pixels on the first frame.
+The graph is only trusted while it gives exactly the reformatter's pixels on the frames checked.
 """
 
 from __future__ import annotations
@@ -18,6 +18,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+
+# The graph's pixels are checked against the reformatter's on its first frame and every so often
+# after (a stream's colour properties may change midway): about 1% of the conversion work.
+_CHECK_EVERY = 64
 
 
 class RgbConverter:
@@ -35,7 +39,7 @@ class RgbConverter:
             self._options["interpolation"] = "AREA"  # averages source pixels: no aliasing when shrinking
         self._reformatter = VideoReformatter()  # one scaler context for the whole clip, not one per frame
         self._graph: Any = None
-        self._verified = False
+        self._count = 0  # frames the graph converted
         if (width, height) == source:
             self._graph = _rgb_graph(stream, width, height)
 
@@ -47,11 +51,11 @@ class RgbConverter:
         if self._graph is not None:
             rgb = self._through_graph(frame)
             if rgb is not None:
-                if self._verified:
+                self._count += 1
+                if (self._count - 1) % _CHECK_EVERY:
                     return rgb
                 reference = self._reformat(frame)
                 if rgb.shape == reference.shape and np.array_equal(rgb, reference):
-                    self._verified = True
                     return rgb
                 self._graph = None  # converts differently for this clip: the reformatter from now on
                 return reference
