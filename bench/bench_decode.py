@@ -185,6 +185,11 @@ def run_pyav_rgb24(path: str, opts: dict) -> dict:
     return {"kept": kept, "first_mean": checksum}
 
 
+def touch_pages(array: np.ndarray) -> None:
+    """One write per 4 KiB page: faults every page of a fresh C-contiguous array in."""
+    array.view(np.uint8).reshape(-1)[::4096] = 0
+
+
 def run_pyav_fresh(path: str, opts: dict) -> dict:
     import threading
 
@@ -193,10 +198,8 @@ def run_pyav_fresh(path: str, opts: dict) -> dict:
 
     plan = plan_decode(path, max_frames=opts["max_frames"], stride=opts["stride"], max_side=opts["max_side"])
     fresh = torch.empty(plan.shape, dtype=torch.float32)
-    # One write per 4 KiB page: what the kernel charges for a fresh array, without the conversion.
-    toucher = threading.Thread(
-        target=lambda: [f.view(np.uint8).reshape(-1)[::4096].fill(0) for f in fresh.numpy()]
-    )
+    # What the kernel charges for a fresh array, without the conversion.
+    toucher = threading.Thread(target=lambda: [touch_pages(f) for f in fresh.numpy()])
     toucher.start()
     result = run_pyav_rgb24(path, opts)
     toucher.join()
@@ -270,11 +273,10 @@ def leave_free_huge_pages(path: str, opts: dict) -> None:
     them), so the kernel has free huge pages at hand: the state of a machine whose memory is not
     fragmented or taken back by a VM host. Before the clock starts."""
     from ltx2_nodes.api.media.decode import plan_decode
-    from ltx2_nodes.api.media.pages import populate
 
     plan = plan_decode(path, max_frames=opts["max_frames"], stride=opts["stride"], max_side=opts["max_side"])
     scratch = np.empty(int(plan.nbytes * 1.1) // 4 + (4 << 20), dtype=np.float32)
-    populate(scratch)
+    touch_pages(scratch)
     del scratch
 
 

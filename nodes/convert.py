@@ -286,10 +286,6 @@ def decode_frames_tensor(
             tensors.append(torch.empty(shape, dtype=torch.float32))
         return tensors[0].numpy()  # shares memory with the tensor: the decoder writes straight into it
 
-    def progress(done: int, total: int) -> None:
-        if on_frame is not None:
-            on_frame(done, total)
-
     with comfy_interrupts():
         filled = decode_frames(
             path,
@@ -297,7 +293,7 @@ def decode_frames_tensor(
             stride=stride,
             max_side=max_side,
             allocate=allocate,
-            on_frame=progress,
+            on_frame=on_frame,
             should_stop=processing_interrupted,
             plan=plan,
             fresh=out is None,
@@ -306,8 +302,7 @@ def decode_frames_tensor(
     if filled.shape[0] == 0:
         raise_empty(path)
     # A view of the one tensor (trimmed when the container had fewer frames than announced).
-    tensor = tensors[0][: filled.shape[0]] if tensors else torch.from_numpy(filled)
-    return tensor, float(planned[0].fps)
+    return tensors[0][: filled.shape[0]], float(planned[0].fps)
 
 
 def decode_frames_and_audio(

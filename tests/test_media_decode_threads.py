@@ -229,6 +229,7 @@ class _Recorder(pages.Pager):
         super().__init__(array, slots)
         self.cheap = cheap
         self.probed: list[int] = []
+        self.huge_pages = 0  # huge pages asked for
         self._current = -1
 
     def prepare(self, slot: int) -> None:
@@ -238,6 +239,7 @@ class _Recorder(pages.Pager):
     def _populate_is_cheap(self, page: int) -> bool:
         if not self.probed or self.probed[-1] != self._current:
             self.probed.append(self._current)
+        self.huge_pages += 1
         return self.cheap(self._current)
 
 

@@ -22,7 +22,6 @@ changes the array's contents, so any failure just turns the pager off.
 from __future__ import annotations
 
 import ctypes
-import mmap
 import sys
 import threading
 import time
@@ -32,7 +31,6 @@ from typing import Any
 import numpy as np
 
 HUGE_PAGE = 2 << 20
-_PAGE = mmap.PAGESIZE
 _MADV_HUGEPAGE = 14  # linux/mman.h; not exported by Python's mmap module
 _MADV_NOHUGEPAGE = 15
 _MADV_POPULATE_WRITE = 23
@@ -70,20 +68,6 @@ def thp_mode() -> str:
 _madvise = _load_madvise()
 
 
-def populate(view: np.ndarray) -> None:
-    """Fault in every page of the C-contiguous, writable ``view`` now. Its contents are kept when
-    ``MADV_POPULATE_WRITE`` is available; the fallback writes zeros (one byte per page), so call it
-    only on memory that is about to be overwritten."""
-    if view.size == 0 or not view.flags.c_contiguous or not view.flags.writeable:
-        return
-    start = view.ctypes.data
-    first = -(-start // _PAGE) * _PAGE  # whole pages only: the partial edge pages fault normally
-    last = (start + view.nbytes) // _PAGE * _PAGE
-    if _madvise is not None and last > first and _madvise(first, last - first, _MADV_POPULATE_WRITE) == 0:
-        return
-    view.reshape(-1).view(np.uint8)[::_PAGE] = 0
-
-
 class Pager:
     """Faults in the slots of one C-contiguous array just before they are written (``prepare``),
     choosing huge or small pages as described above. Shared by the conversion threads."""
@@ -100,7 +84,6 @@ class Pager:
             and array.nbytes >= _MIN_OUTPUT
             and thp_mode() == "madvise"
         )
-        self.huge_pages = 0  # asked for as huge pages (reported by the bench)
         if not self.enabled:
             return
         self._array = array  # its memory must outlive the pager
@@ -135,7 +118,6 @@ class Pager:
             self.enabled = False  # an older kernel or no THP support: leave paging to the kernel
             return
         with self._lock:
-            self.huge_pages += (page - lo) // HUGE_PAGE
             if cheap:
                 self._backoff = 1
                 self._next_probe = 0
